@@ -1,0 +1,37 @@
+#!/bin/sh
+# Runs every test of evolu-c, from nothing, on Debian 12:
+#   1. installs what is missing (scripts/deps.sh),
+#   2. builds with gcc (-O2 -Werror) and runs the suite there, printing the
+#      per-file vector counts,
+#   3. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer with
+#      the libFuzzer targets, and runs the whole suite again there - unit and
+#      vector tests, the freestanding-core check and a short run of every fuzzer.
+# The output ends with CTest's summary of that last run.
+# Environment: EVOLU_FUZZ_SECONDS (default 10) - how long each fuzzer runs.
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+fuzz_secs=${EVOLU_FUZZ_SECONDS:-10}
+
+scripts/deps.sh test
+
+echo "== gcc build (-O2, warnings are errors)"
+cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/gcc -j"$jobs" -- --no-print-directory >build/gcc-build.log 2>&1 || {
+  cat build/gcc-build.log; exit 1; }
+rm -f build/gcc/vector-counts/*.counts
+ctest --test-dir build/gcc -j"$jobs" --output-on-failure >build/gcc-test.log 2>&1 || {
+  cat build/gcc-test.log; exit 1; }
+grep -E '^SKIP ' build/gcc/Testing/Temporary/LastTest.log | sort -u || true
+build/gcc/tests/vectors_summary build/gcc/vector-counts
+grep 'tests passed' build/gcc-test.log
+
+echo "== clang build with ASan + UBSan and libFuzzer (fuzzing ${fuzz_secs}s per target)"
+cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+  -DEVOLU_SANITIZE=ON -DEVOLU_FUZZ=ON -DEVOLU_FUZZ_SECONDS="$fuzz_secs" >/dev/null
+cmake --build build/asan -j"$jobs" -- --no-print-directory >build/asan-build.log 2>&1 || {
+  cat build/asan-build.log; exit 1; }
+rm -f build/asan/vector-counts/*.counts
+cd "$root"
+ctest --test-dir build/asan -j"$jobs" --output-on-failure
