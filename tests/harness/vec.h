@@ -32,7 +32,10 @@ void vec_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the counts and returns the process exit code. */
 int vec_finish(void);
 
-/* Plain assertion for unit tests that are not vector-driven; counts as a check. */
+/* Plain assertion for unit tests. In a program that opened a vector file it
+ * counts toward that file's vectors, so vector programs should use vec_check
+ * for vectors and keep other assertions in separate unit-test programs. A
+ * program that opens no vector file reports "CHECKS prog: N checked". */
 #define CHECK(cond) vec_check((cond), "%s:%d: %s", __FILE__, __LINE__, #cond)
 
 /* --- helpers ---------------------------------------------------------------- */
