@@ -56,16 +56,33 @@ static inline evolu_value evolu_value_bytes(const uint8_t *p, size_t n) {
     return v;
 }
 
-/* Appends the encoding of v (tag + payload) to w. EVOLU_E_NUMBER for a
- * non-finite number. Buffer overflow is reported through w->err. */
+/* Appends the encoding of v (tag + payload) to w, choosing the tag exactly as
+ * encodeSqliteValue of 8.11.0 does (spec 2.7.1). Errors: EVOLU_E_NUMBER for a
+ * non-finite number, EVOLU_E_UTF8 for text that is not valid UTF-8 (a JS string
+ * always is, and the predicates work on UTF-8), EVOLU_E_ARG for a bad kind or a
+ * NULL pointer with a length. Buffer overflow is reported only through w->err,
+ * so a cap-0 writer measures the encoding and the call still returns EVOLU_OK. */
 evolu_err evolu_value_encode(evolu_writer *w, const evolu_value *v);
 
-/* Decodes one value from r. Text that the decoder must produce (Base64Url, Id,
- * Json, DateIso tags) is written to `text` and v->data points there; String
- * and Bytes point into r's input. A `text` writer with cap 0 only measures:
- * the decode then still validates everything and returns EVOLU_OK, with
- * text->err == EVOLU_E_BUFFER telling that the text did not fit. */
+/* Decodes one value from r (spec 2.7.3). Text that the decoder must produce
+ * (Base64Url, Id, Json, DateIso tags) is appended to `text` and v->data points
+ * there; String and Bytes point into r's input; EmptyString points at a static
+ * empty string. A `text` writer that is too small (e.g. cap 0) only measures:
+ * the decode still validates everything and returns EVOLU_OK with v->len set,
+ * v->data == NULL and text->err == EVOLU_E_BUFFER. On error neither r nor text
+ * changes. Errors: EVOLU_E_TRUNCATED, EVOLU_E_VARINT, EVOLU_E_VALUE_TYPE (tags
+ * 24..29 and >= 37), EVOLU_E_NUMBER (non-finite float, 8.11.0), EVOLU_E_MSGPACK,
+ * EVOLU_E_TRAILING (Json payload not consumed exactly), EVOLU_E_DATE (a DateIso
+ * tag whose time is outside years 0000..9999), and the JSON decoder's errors. */
 evolu_err evolu_value_decode(evolu_reader *r, evolu_writer *text, evolu_value *v);
+
+/* Same value as JS sees it: same kind, numbers bit-identical (so -0 != 0),
+ * same bytes for text and bytes. */
+bool evolu_value_equal(const evolu_value *a, const evolu_value *b);
+
+/* True iff s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code
+ * points above U+10FFFF): what TextEncoder can produce. */
+bool evolu_value_text_is_valid(const uint8_t *s, size_t n);
 
 /* --- DateIso (spec 2.7.2) ---------------------------------------------------- */
 
