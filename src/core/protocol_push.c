@@ -39,6 +39,8 @@ evolu_err evolu_push_build(evolu_msg_builder *b, const evolu_port *port,
         if (!e && w.len != enc_len) e = EVOLU_E_STATE; /* encrypted_len disagrees */
         if (!e) e = evolu_msg_builder_add_message(b, &m->timestamp, dst, enc_len);
         if (e) {
+            /* encryption works in place: never leave plaintext behind */
+            port->memzero(port->ctx, dst, enc_len);
             evolu_msg_builder_unalloc(b, enc_len);
             return e;
         }
