@@ -1,0 +1,498 @@
+/* rbsr.c - the RBSR engine (spec 6.2-6.5): balanced buckets, splitRange, the
+ * initiator's first message and the range-processing procedure `sync`,
+ * following @evolu/common 8.11.0 step by step (and 8.0.0-next.5's splitRange
+ * on request). See evolu/rbsr.h. */
+#include <string.h>
+
+#include "evolu/rbsr.h"
+
+bool evolu_rbsr_balanced_buckets(uint64_t n, uint64_t out[EVOLU_RBSR_BUCKETS]) {
+    if (n < EVOLU_RBSR_SPLIT_MIN) return false;
+    uint64_t base = n / EVOLU_RBSR_BUCKETS, extra = n % EVOLU_RBSR_BUCKETS, end = 0;
+    for (unsigned i = 0; i < EVOLU_RBSR_BUCKETS; i++) {
+        end += base + (i < extra ? 1u : 0u);
+        out[i] = end;
+    }
+    return true;
+}
+
+void evolu_rbsr_init(evolu_rbsr *r, const evolu_store *store, bool next5_split_bug,
+                     uint8_t (*scratch)[EVOLU_TIMESTAMP_BYTES], size_t scratch_cap) {
+    r->store = store;
+    r->next5_split_bug = next5_split_bug;
+    r->scratch = scratch;
+    r->scratch_cap = scratch ? scratch_cap : 0;
+    r->cause = EVOLU_OK;
+}
+
+/* A store failure: remember why, report SyncError. */
+static evolu_err store_fail(evolu_rbsr *r, evolu_err e) {
+    r->cause = e;
+    return EVOLU_E_SYNC;
+}
+
+/* --- Timestamps ranges read back from the store ------------------------------------- */
+
+/* The timestamps of a Timestamps range are the store's items at indices
+ * first .. first+n-1; the builder asks for them by position when it measures
+ * and when it emits. Only what the callback needs is kept, so the record does
+ * not depend on the caller's evolu_store living on. */
+typedef struct slice {
+    void *ctx;
+    evolu_err (*iterate)(void *ctx, uint64_t begin, uint64_t end, evolu_store_visit_fn visit,
+                         void *visit_ctx);
+    uint64_t first;
+} slice;
+
+typedef struct at_ctx {
+    evolu_timestamp *out;
+    evolu_err err;
+    bool found;
+} at_ctx;
+
+static bool at_visit(void *ctx, const uint8_t ts[EVOLU_TIMESTAMP_BYTES], uint64_t index) {
+    (void)index;
+    at_ctx *c = ctx;
+    c->err = evolu_timestamp_from_bytes(ts, c->out);
+    c->found = true;
+    return false;
+}
+
+static evolu_err slice_get(void *ctx, size_t i, evolu_timestamp *out) {
+    const slice *s = ctx;
+    uint64_t at = s->first + i;
+    at_ctx c = {out, EVOLU_OK, false};
+    evolu_err e = s->iterate(s->ctx, at, at + 1, at_visit, &c);
+    if (e) return e;
+    if (!c.found) return EVOLU_E_ARG;
+    return c.err;
+}
+
+static evolu_err add_timestamps_slice(evolu_msg_builder *b, const evolu_store *st,
+                                      const evolu_timestamp *bound, uint64_t first,
+                                      uint64_t n) {
+    const size_t align = _Alignof(slice);
+    uint8_t *mem;
+    evolu_err e = evolu_msg_builder_alloc(b, sizeof(slice) + align - 1, &mem);
+    if (e) return e;
+    uintptr_t p = (uintptr_t)mem;
+    p = (p + align - 1) & ~(uintptr_t)(align - 1);
+    slice *s = (slice *)p;
+    s->ctx = st->ctx;
+    s->iterate = st->iterate;
+    s->first = first;
+
+    evolu_range_entry r;
+    memset(&r, 0, sizeof r);
+    r.type = EVOLU_RANGE_TIMESTAMPS;
+    r.infinite = bound == NULL;
+    if (bound) r.upper = *bound;
+    r.get = slice_get;
+    r.get_ctx = s;
+    r.n_timestamps = (size_t)n;
+    if ((uint64_t)r.n_timestamps != n) e = EVOLU_E_ARG;
+    if (!e) e = evolu_msg_builder_add_range(b, &r);
+    if (e) evolu_msg_builder_unalloc(b, sizeof(slice) + align - 1);
+    return e;
+}
+
+/* Store errors from the builder's callback (while measuring) are store
+ * failures; everything else is the builder's. */
+static evolu_err builder_or_store(evolu_rbsr *r, evolu_err e) {
+    switch (e) {
+    case EVOLU_OK:
+    case EVOLU_E_CAPACITY:
+    case EVOLU_E_LIMIT:
+    case EVOLU_E_ORDER:
+    case EVOLU_E_RANGES:
+    case EVOLU_E_STATE:
+        return e;
+    default:
+        return store_fail(r, e);
+    }
+}
+
+/* --- splitRange (spec 6.3) ----------------------------------------------------------- */
+
+evolu_err evolu_rbsr_split_range(evolu_rbsr *r, evolu_msg_builder *b, uint64_t lower,
+                                 uint64_t upper, const evolu_timestamp *upper_bound) {
+    if (lower > upper) return EVOLU_E_ARG;
+    const evolu_store *st = r->store;
+    uint64_t count = upper - lower;
+    uint64_t buckets[EVOLU_RBSR_BUCKETS];
+    if (!evolu_rbsr_balanced_buckets(count, buckets)) {
+        /* 8.0.0-next.5 iterates [0, count) instead of [lower, upper). */
+        uint64_t first = r->next5_split_bug ? 0 : lower;
+        return builder_or_store(r, add_timestamps_slice(b, st, upper_bound, first, count));
+    }
+    /* fingerprintRanges over [lower, lower + b0, ..., lower + b15]: each
+     * bucket's bound is the first item of the next bucket, the last one's is
+     * upper_bound. */
+    uint64_t begin = lower;
+    for (unsigned j = 0; j < EVOLU_RBSR_BUCKETS; j++) {
+        uint64_t end = lower + buckets[j];
+        uint8_t fp[EVOLU_FINGERPRINT_BYTES];
+        evolu_err e = st->fingerprint(st->ctx, begin, end, fp);
+        if (e) return store_fail(r, e);
+        evolu_timestamp bound;
+        const evolu_timestamp *bp = upper_bound;
+        if (j + 1 < EVOLU_RBSR_BUCKETS) {
+            uint8_t tb[EVOLU_TIMESTAMP_BYTES];
+            e = evolu_store_timestamp_at(st, end, tb);
+            if (!e) e = evolu_timestamp_from_bytes(tb, &bound);
+            if (e) return store_fail(r, e);
+            bp = &bound;
+        }
+        e = evolu_msg_builder_add_fingerprint(b, bp, fp);
+        if (e) return e;
+        begin = end;
+    }
+    return EVOLU_OK;
+}
+
+evolu_err evolu_rbsr_sync_request(evolu_rbsr *r, evolu_msg_builder *b,
+                                  const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                                  uint8_t subscription) {
+    evolu_header h;
+    evolu_header_request(&h, owner_id, NULL, subscription);
+    evolu_err e = evolu_msg_builder_begin(b, &h, 0, 0);
+    if (e) return e;
+    uint64_t size;
+    e = r->store->size(r->store->ctx, &size);
+    if (e) return store_fail(r, e);
+    return evolu_rbsr_split_range(r, b, 0, size, NULL);
+}
+
+/* --- the peer's Timestamps list --------------------------------------------------------- */
+
+static void swap16(uint8_t *a, uint8_t *b) {
+    uint8_t t[EVOLU_TIMESTAMP_BYTES];
+    memcpy(t, a, sizeof t);
+    memcpy(a, b, sizeof t);
+    memcpy(b, t, sizeof t);
+}
+
+static void sift_down(uint8_t (*v)[EVOLU_TIMESTAMP_BYTES], size_t i, size_t n) {
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && memcmp(v[c + 1], v[c], EVOLU_TIMESTAMP_BYTES) > 0) c++;
+        if (memcmp(v[i], v[c], EVOLU_TIMESTAMP_BYTES) >= 0) return;
+        swap16(v[i], v[c]);
+        i = c;
+    }
+}
+
+/* Heapsort (in place, no recursion, O(n log n) worst case), then drop
+ * duplicates. Returns the number of distinct timestamps. */
+static size_t sort_unique(uint8_t (*v)[EVOLU_TIMESTAMP_BYTES], size_t n) {
+    if (n < 2) return n;
+    for (size_t i = n / 2; i-- > 0;) sift_down(v, i, n);
+    for (size_t end = n - 1; end > 0; end--) {
+        swap16(v[0], v[end]);
+        sift_down(v, 0, end);
+    }
+    size_t k = 1;
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(v[i], v[k - 1], EVOLU_TIMESTAMP_BYTES) != 0) {
+            if (i != k) memcpy(v[k], v[i], EVOLU_TIMESTAMP_BYTES);
+            k++;
+        }
+    return k;
+}
+
+typedef struct ts_walk {
+    evolu_rbsr *r;
+    evolu_msg_builder *b;
+    /* the peer's list: sorted in scratch, or streamed */
+    bool sorted;
+    size_t set_n, set_pos;
+    evolu_tslist_reader peer;
+    uint64_t matched;
+    /* our list */
+    evolu_tslist_size ours;
+    uint64_t n_ours;
+    /* stop */
+    bool exceeded;
+    uint64_t stop_index;
+    evolu_timestamp stop_ts;
+    evolu_err err;
+} ts_walk;
+
+static bool ts_equal(const evolu_timestamp *a, const evolu_timestamp *b) {
+    return a->millis == b->millis && a->counter == b->counter &&
+           memcmp(a->node_id, b->node_id, EVOLU_NODE_ID_BYTES) == 0;
+}
+
+/* Does the peer list t? Our timestamps come in ascending order. */
+static bool peer_has(ts_walk *w, const uint8_t key[EVOLU_TIMESTAMP_BYTES],
+                     const evolu_timestamp *t) {
+    if (w->sorted) {
+        uint8_t (*set)[EVOLU_TIMESTAMP_BYTES] = w->r->scratch;
+        while (w->set_pos < w->set_n && memcmp(set[w->set_pos], key, EVOLU_TIMESTAMP_BYTES) < 0)
+            w->set_pos++;
+        return w->set_pos < w->set_n &&
+               memcmp(set[w->set_pos], key, EVOLU_TIMESTAMP_BYTES) == 0;
+    }
+    /* The peer's list is sorted by millis only: skip the smaller millis, then
+     * scan the run of equal millis. */
+    evolu_timestamp x;
+    for (;;) {
+        evolu_tslist_reader tmp = w->peer;
+        if (evolu_tslist_next(&tmp, &x) != EVOLU_OK) return false;
+        if (x.millis >= t->millis) break;
+        w->peer = tmp;
+    }
+    evolu_tslist_reader run = w->peer;
+    while (evolu_tslist_next(&run, &x) == EVOLU_OK && x.millis == t->millis)
+        if (ts_equal(&x, t)) return true;
+    return false;
+}
+
+static evolu_err arena_alloc(void *ctx, size_t n, uint8_t **out) {
+    return evolu_msg_builder_alloc(ctx, n, out);
+}
+
+static bool ts_visit(void *ctx, const uint8_t key[EVOLU_TIMESTAMP_BYTES], uint64_t index) {
+    ts_walk *w = ctx;
+    const evolu_store *st = w->r->store;
+    evolu_timestamp t;
+    evolu_err e = evolu_timestamp_from_bytes(key, &t);
+    if (e) {
+        w->err = store_fail(w->r, e);
+        return false;
+    }
+    const uint8_t *change = NULL;
+    size_t change_len = 0;
+    bool has_msg = !peer_has(w, key, &t);
+    size_t arena_before = w->b->arena_used;
+    if (has_msg) {
+        evolu_store_arena arena = {w->b, arena_alloc};
+        e = st->read_change(st->ctx, key, &arena, &change, &change_len);
+        if (e) {
+            w->err = store_fail(w->r, e);
+            return false;
+        }
+    } else {
+        w->matched++;
+    }
+    if (!evolu_msg_builder_can_add_timestamps_range_and_message(
+            w->b, evolu_tslist_size_len(&w->ours), has_msg, change_len)) {
+        w->exceeded = true;
+        w->stop_index = index;
+        w->stop_ts = t;
+        if (w->b->arena_used > arena_before)
+            evolu_msg_builder_unalloc(w->b, w->b->arena_used - arena_before);
+        return false;
+    }
+    e = evolu_tslist_size_add(&w->ours, &t);
+    if (!e && has_msg) e = evolu_msg_builder_add_message(w->b, &t, change, change_len);
+    if (e) {
+        w->err = e;
+        return false;
+    }
+    w->n_ours++;
+    return true;
+}
+
+/* Does the peer list a timestamp we do not have in [lower, upper)? (Streaming
+ * mode: look each one up in the store.) */
+static evolu_err peer_needs_stream(evolu_rbsr *r, const evolu_range *rg, uint64_t size,
+                                   uint64_t lower, uint64_t upper, bool *needs) {
+    const evolu_store *st = r->store;
+    evolu_tslist_reader lr;
+    evolu_err e = evolu_range_timestamps(rg, &lr);
+    if (e) return e;
+    evolu_timestamp g;
+    *needs = false;
+    while ((e = evolu_tslist_next(&lr, &g)) == EVOLU_OK) {
+        uint8_t key[EVOLU_TIMESTAMP_BYTES], at[EVOLU_TIMESTAMP_BYTES];
+        evolu_timestamp_to_bytes(&g, key);
+        uint64_t idx;
+        e = st->find_lower_bound(st->ctx, 0, size, key, &idx);
+        if (e) return store_fail(r, e);
+        bool have = false;
+        if (idx >= lower && idx < upper) {
+            e = evolu_store_timestamp_at(st, idx, at);
+            if (e) return store_fail(r, e);
+            have = memcmp(at, key, EVOLU_TIMESTAMP_BYTES) == 0;
+        }
+        if (!have) {
+            *needs = true;
+            return EVOLU_OK;
+        }
+    }
+    return e == EVOLU_E_DONE ? EVOLU_OK : e;
+}
+
+/* --- sync (spec 6.5) ----------------------------------------------------------------------- */
+
+typedef struct sync_state {
+    evolu_rbsr *r;
+    evolu_msg_builder *b;
+    bool has_prev;
+    evolu_timestamp prev_bound;   /* never infinite: only the last range is */
+    bool pending_skip;
+    bool non_skip_added;
+} sync_state;
+
+static evolu_err skip_range(sync_state *s, bool infinite) {
+    if (s->non_skip_added && infinite) return evolu_msg_builder_add_skip(s->b, NULL);
+    s->pending_skip = true;
+    return EVOLU_OK;
+}
+
+static evolu_err before_non_skip(sync_state *s) {
+    s->non_skip_added = true;
+    if (!s->pending_skip) return EVOLU_OK;
+    s->pending_skip = false;
+    if (!s->has_prev) return EVOLU_E_STATE; /* cannot happen: a skip set it */
+    return evolu_msg_builder_add_skip(s->b, &s->prev_bound);
+}
+
+/* "Continue in a later round": Fingerprint(Infinite) over our items from
+ * begin. It does not flush a pending Skip (pitfall 11). */
+static evolu_err remaining_fingerprint(sync_state *s, uint64_t begin, uint64_t size) {
+    const evolu_store *st = s->r->store;
+    uint8_t fp[EVOLU_FINGERPRINT_BYTES];
+    evolu_err e = st->fingerprint(st->ctx, begin, size, fp);
+    if (e) return store_fail(s->r, e);
+    return evolu_msg_builder_add_fingerprint(s->b, NULL, fp);
+}
+
+/* One Timestamps range. *stop = the reply is complete (size limit). */
+static evolu_err timestamps_range(sync_state *s, const evolu_range *rg, uint64_t size,
+                                  uint64_t lower, uint64_t *upper, bool *stop) {
+    evolu_rbsr *r = s->r;
+    const evolu_store *st = r->store;
+    ts_walk w;
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    w.b = s->b;
+    evolu_tslist_size_init(&w.ours);
+    evolu_err e = evolu_range_timestamps(rg, &w.peer);
+    if (e) return e;
+    if (rg->n_timestamps <= r->scratch_cap) {
+        evolu_timestamp g;
+        size_t n = 0;
+        while ((e = evolu_tslist_next(&w.peer, &g)) == EVOLU_OK)
+            evolu_timestamp_to_bytes(&g, r->scratch[n++]);
+        if (e != EVOLU_E_DONE) return e;
+        w.sorted = true;
+        w.set_n = sort_unique(r->scratch, n);
+    }
+    e = st->iterate(st->ctx, lower, *upper, ts_visit, &w);
+    if (e) return store_fail(r, e);
+    if (w.err) return w.err;
+
+    if (w.exceeded) {
+        *upper = w.stop_index;
+        e = before_non_skip(s);
+        if (!e) e = builder_or_store(r, add_timestamps_slice(s->b, st, &w.stop_ts, lower,
+                                                              w.n_ours));
+        if (!e) e = remaining_fingerprint(s, *upper, size);
+        *stop = true;
+        return e;
+    }
+    bool needs;
+    if (w.sorted) {
+        needs = w.set_n > w.matched;
+    } else {
+        e = peer_needs_stream(r, rg, size, lower, *upper, &needs);
+        if (e) return e;
+    }
+    if (!needs) return skip_range(s, rg->infinite);
+    e = before_non_skip(s);
+    if (e) return e;
+    return builder_or_store(r, add_timestamps_slice(s->b, st, rg->infinite ? NULL : &rg->upper,
+                                                    lower, w.n_ours));
+}
+
+evolu_err evolu_rbsr_reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_builder *b,
+                               bool *changed) {
+    *changed = false;
+    r->cause = EVOLU_OK;
+    const evolu_store *st = r->store;
+    uint64_t initial = evolu_msg_builder_size(b);
+    uint64_t size;
+    evolu_err e = st->size(st->ctx, &size);
+    if (e) return store_fail(r, e);
+
+    sync_state s;
+    memset(&s, 0, sizeof s);
+    s.r = r;
+    s.b = b;
+    uint64_t prev_index = 0;
+    evolu_msg_reader_rewind(in);
+    evolu_range rg;
+    while ((e = evolu_msg_reader_next_range(in, &rg)) == EVOLU_OK) {
+        uint8_t bound[EVOLU_TIMESTAMP_BYTES];
+        if (!rg.infinite) evolu_timestamp_to_bytes(&rg.upper, bound);
+        uint64_t lower = prev_index, upper;
+        e = st->find_lower_bound(st->ctx, prev_index, size, rg.infinite ? NULL : bound, &upper);
+        if (e) return store_fail(r, e);
+        /* The TypeScript storage asserts begin <= end on fingerprint and
+         * iterate: a bound below the previous one is a SyncError there. */
+        if (rg.type != EVOLU_RANGE_SKIP && upper < lower) return store_fail(r, EVOLU_E_RANGES);
+
+        switch (rg.type) {
+        case EVOLU_RANGE_SKIP:
+            e = skip_range(&s, rg.infinite);
+            break;
+        case EVOLU_RANGE_FINGERPRINT: {
+            uint8_t fp[EVOLU_FINGERPRINT_BYTES];
+            e = st->fingerprint(st->ctx, lower, upper, fp);
+            if (e) return store_fail(r, e);
+            if (memcmp(fp, rg.fingerprint, EVOLU_FINGERPRINT_BYTES) == 0) {
+                e = skip_range(&s, rg.infinite);
+            } else if (evolu_msg_builder_can_split_range(b)) {
+                e = before_non_skip(&s);
+                if (!e) e = evolu_rbsr_split_range(r, b, lower, upper,
+                                                   rg.infinite ? NULL : &rg.upper);
+            } else {
+                e = remaining_fingerprint(&s, upper, size);
+                if (!e) *changed = true;
+                return e;
+            }
+            break;
+        }
+        case EVOLU_RANGE_TIMESTAMPS: {
+            bool stop = false;
+            e = timestamps_range(&s, &rg, size, lower, &upper, &stop);
+            if (!e && stop) {
+                *changed = true;
+                return EVOLU_OK;
+            }
+            break;
+        }
+        default:
+            return EVOLU_E_RANGE_TYPE;
+        }
+        if (e) return e;
+        prev_index = upper;
+        s.has_prev = !rg.infinite;
+        if (!rg.infinite) s.prev_bound = rg.upper;
+    }
+    if (e != EVOLU_E_DONE) return e;
+    *changed = evolu_msg_builder_size(b) > initial;
+    return EVOLU_OK;
+}
+
+/* --- a batch over a reader's messages ---------------------------------------------------------- */
+
+static void reader_rewind(void *ctx) { evolu_msg_reader_rewind(ctx); }
+
+static evolu_err reader_next(void *ctx, evolu_timestamp *ts, const uint8_t **change,
+                             size_t *change_len) {
+    return evolu_msg_reader_next_message(ctx, ts, change, change_len);
+}
+
+void evolu_rbsr_batch_from_reader(evolu_store_batch *batch, evolu_msg_reader *copy,
+                                  const evolu_msg_reader *in) {
+    *copy = *in;
+    evolu_msg_reader_rewind(copy);
+    batch->ctx = copy;
+    batch->count = in->n_messages;
+    batch->rewind = reader_rewind;
+    batch->next = reader_next;
+}
