@@ -24,6 +24,8 @@ extern "C" {
     X(EVOLU_E_LIMIT, 4, "a configured size limit would be exceeded")               \
     X(EVOLU_E_STATE, 5, "operation not valid in the current state")                \
     X(EVOLU_E_DONE, 6, "no more items")                                            \
+    X(EVOLU_E_STORAGE, 7, "storage (database) operation failed")                   \
+    X(EVOLU_E_NOMEM, 8, "out of memory")                                           \
     /* 20..49: decoding (bad input from a peer) */                                 \
     X(EVOLU_E_TRUNCATED, 20, "input ended prematurely")                            \
     X(EVOLU_E_VARINT, 21, "varint is unterminated or not a safe integer")          \
