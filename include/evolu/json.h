@@ -26,9 +26,27 @@ extern "C" {
 
 #define EVOLU_JSON_MAX_DEPTH 1000
 
+/* evolu_msgpack_to_json reads peer input, and putting map keys into JS order
+ * without allocating means re-scanning. Every scan step (a MessagePack marker,
+ * 8 bytes of a key hashed or compared) is charged to a budget of
+ *     EVOLU_JSON_WORK_BASE + EVOLU_JSON_WORK_FACTOR * (bytes of input)
+ * steps, so a hostile 1 MB payload costs at most ~80 M cheap steps; input that
+ * needs more is rejected with EVOLU_E_LIMIT. What TypeScript peers send (keys
+ * in JS order, unique) costs one walk over each map of two or more entries
+ * per 64 of its named keys (see json_keys.c). Inputs that 8.11.0 accepts but
+ * that hit the budget: a map with more than about 20,000 keys (fewer if the
+ * keys are long), data nested in maps more than ~64 deep around most of its
+ * items, and maps with out-of-order or duplicate keys (never sent by TS
+ * encoders) with more than a few hundred entries. */
+#define EVOLU_JSON_WORK_BASE (16u * 1024u * 1024u)
+#define EVOLU_JSON_WORK_FACTOR 64u
+/* Maps with out-of-order or duplicate keys nested inside one another deeper
+ * than this are rejected with EVOLU_E_LIMIT (never produced by TS encoders). */
+#define EVOLU_JSON_MAX_SLOW_MAPS 8
+
 /* --- JavaScript numbers ------------------------------------------------------ */
 
-/* Longest output of evolu_js_number_format: "-1.2345678901234567e-308" is 24. */
+/* Longest output of evolu_js_number_format: "-0.0000012345678901234567" is 25. */
 #define EVOLU_JS_NUMBER_MAX_CHARS 25
 
 /* ECMAScript Number::toString(10) of a finite double (shortest round trip):
@@ -55,17 +73,35 @@ evolu_err evolu_msgpack_get_number(evolu_reader *r, double *out);
 
 /* --- JSON values ------------------------------------------------------------- */
 
-/* True iff JSON.stringify(JSON.parse(s)) === s for the UTF-8 text s[0..n). */
+/* True iff JSON.stringify(JSON.parse(s)) === s for the UTF-8 text s[0..n)
+ * and 8.11.0 can encode the value: false for nesting deeper than
+ * EVOLU_JSON_MAX_DEPTH (where 8.11.0's encoder throws), for text that is not
+ * valid UTF-8 (a C string of invalid UTF-8 is no JS string), and for n >
+ * UINT32_MAX. Iterative, ~1 KB of stack; time is linear for ordinary data,
+ * O(n * (nesting depth + keys per object / 64)) at worst. */
 bool evolu_json_is_canonical(const uint8_t *s, size_t n);
 
 /* MessagePack encoding of JSON.parse(s) for canonical JSON text s (the text's
- * order is already JS property order). EVOLU_E_JSON if s is not canonical. */
+ * order is already JS property order); lone surrogates (\udxxx) become the
+ * 3-byte form ed xx xx as in 8.11.0. EVOLU_E_JSON if s is not canonical,
+ * EVOLU_E_NESTING if it is but nests deeper than EVOLU_JSON_MAX_DEPTH. Nothing
+ * is written on error; w's sticky error reports a full buffer. */
 evolu_err evolu_json_to_msgpack(const uint8_t *s, size_t n, evolu_writer *w);
 
 /* Decodes exactly one MessagePack value of the 8.11.0 JSON subset from r and
- * writes JSON.stringify of it to w. Errors: EVOLU_E_MSGPACK (marker outside the
- * subset, non-string map key), EVOLU_E_NUMBER (non-finite float),
- * EVOLU_E_NESTING, EVOLU_E_TRUNCATED; w's sticky error reports a full buffer. */
+ * writes JSON.stringify of it to w (canonical JSON text); bytes after the value
+ * are left for the caller. Like 8.11.0: strings must be UTF-8 without overlongs
+ * but may hold encoded surrogates (ed a0..bf xx), which JSON.stringify writes
+ * as \udxxx unless two of them form a pair; "__proto__" is an ordinary key;
+ * map keys are put into JS property order (array indices first, ascending)
+ * and a duplicate key keeps its first position and its last value. Errors:
+ * EVOLU_E_MSGPACK (marker outside the subset, non-string map key),
+ * EVOLU_E_NUMBER (non-finite float), EVOLU_E_UTF8, EVOLU_E_NESTING,
+ * EVOLU_E_TRUNCATED, EVOLU_E_LIMIT (work budget or EVOLU_JSON_MAX_SLOW_MAPS
+ * exceeded, see above; input over UINT32_MAX bytes), EVOLU_E_ARG (w NULL). On
+ * error r is unchanged and w may hold partial output. A full buffer is not an
+ * error of this function: w's sticky error reports it, and w->len is the
+ * length the text needs (a cap-0 writer measures). ~6 KB of stack. */
 evolu_err evolu_msgpack_to_json(evolu_reader *r, evolu_writer *w);
 
 #ifdef __cplusplus
