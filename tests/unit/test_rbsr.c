@@ -586,6 +586,67 @@ static void random_syncs(void) {
     CHECK(converged == runs);
 }
 
+/* --- mutated messages: never crash, never read out of bounds (run under ASan) ---------- */
+
+static void mutations(void) {
+    evolu_mem_index *ri = index_n(0, 90), *ci = index_n(40, 140);
+    env e;
+    evolu_relay_config rc;
+    relay_cfg(&rc, &e, ri);
+    rc.broadcast = NULL;
+    rc.ranges_max = 3000;
+    evolu_store cs;
+    evolu_mem_index_store(ci, &cs);
+    evolu_client_config cc;
+    memset(&cc, 0, sizeof cc);
+    cc.owner_id = OWNER;
+    cc.store = &cs;
+    cc.write_key = KEY;
+    evolu_msg_builder b;
+    builder(&b);
+    /* seeds: a first sync request and the relay's answer to it */
+    static uint8_t seed_req[4096], seed_resp[1 << 16];
+    evolu_rbsr r;
+    evolu_rbsr_init(&r, &cs, false, NULL, 0);
+    evolu_writer w = evolu_writer_make(seed_req, sizeof seed_req);
+    CHECK(evolu_rbsr_sync_request(&r, &b, OWNER, 1) == EVOLU_OK &&
+          evolu_msg_builder_emit(&b, &w) == EVOLU_OK);
+    size_t req_len = w.len;
+    w = evolu_writer_make(seed_resp, sizeof seed_resp);
+    CHECK(evolu_relay_handle(&rc, seed_req, req_len, &b, &w, NULL) == EVOLU_OK);
+    size_t resp_len = w.len;
+    size_t handled = 0, runs = 20000;
+    for (size_t i = 0; i < runs; i++) {
+        bool to_relay = i % 2 == 0;
+        size_t len = to_relay ? req_len : resp_len;
+        memcpy(g_req, to_relay ? seed_req : seed_resp, len);
+        unsigned flips = 1 + (unsigned)(rnd() % 4);
+        for (unsigned k = 0; k < flips; k++) {
+            size_t at = (size_t)(rnd() % len);
+            if (rnd() % 2)
+                g_req[at] ^= (uint8_t)(1u << (rnd() % 8));
+            else
+                g_req[at] = (uint8_t)rnd();
+        }
+        if (rnd() % 8 == 0) len = (size_t)(rnd() % (len + 1));
+        evolu_writer out = evolu_writer_make(g_buf, BUF_CAP);
+        evolu_client_outcome co;
+        evolu_err e2 = to_relay ? evolu_relay_handle(&rc, g_req, len, &b, &out, NULL)
+                                : evolu_client_handle(&cc, g_req, len, &b, &out, &co);
+        if (e2 == EVOLU_OK) {
+            handled++;
+            /* whatever we reply must itself be a well-formed message */
+            evolu_msg_reader mr;
+            if (out.len > 17 && evolu_msg_reader_open(&mr, g_buf, out.len) != EVOLU_OK)
+                CHECK(false);
+        }
+    }
+    printf("mutations: %zu of %zu mutated messages handled, the rest refused\n", handled, runs);
+    CHECK(handled > 0);
+    evolu_mem_index_destroy(ri);
+    evolu_mem_index_destroy(ci);
+}
+
 int main(void) {
     g_buf = malloc(BUF_CAP);
     g_buf2 = malloc(BUF_CAP);
@@ -596,6 +657,7 @@ int main(void) {
     client_paths();
     sorted_vs_streaming();
     random_syncs();
+    mutations();
     free(g_buf);
     free(g_buf2);
     free(g_req);
