@@ -1,0 +1,94 @@
+/*
+ * client_db_internal.h - shared internals of the client database
+ * (client_db_schema.c, client_db_apply.c, client_db_quarantine.c,
+ * client_db_mutate.c). Not a public header.
+ */
+#ifndef EVOLU_CLIENT_DB_INTERNAL_H
+#define EVOLU_CLIENT_DB_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evolu/client_db.h"
+
+/* An application table as the database has it (names as declared). */
+typedef struct cdb_table {
+    char *name;
+    char **cols; /* user columns, without the five system columns */
+    size_t n_cols;
+} cdb_table;
+
+/* Prepared statements used for every message. */
+enum {
+    CDB_ST_LWW,         /* exists a history stamp >= T for (owner, table, id, column) */
+    CDB_ST_HISTORY,     /* insert into evolu_history ... on conflict do nothing */
+    CDB_ST_QUARANTINE,  /* insert into evolu_message_quarantine ... on conflict do nothing */
+    CDB_ST_TS_EXISTS,   /* is (owner, t) in evolu_timestamp */
+    CDB_ST_TS_INSERT,   /* insert into evolu_timestamp */
+    CDB_ST_MSG_INSERT,  /* insert into evolu_message */
+    CDB_ST_USAGE,       /* upsert evolu_usage */
+    CDB_ST_CLOCK,       /* update evolu_config */
+    CDB_ST_COUNT
+};
+
+struct evolu_client_db {
+    sqlite3 *db;
+    const evolu_port *port;
+    evolu_timestamp clock;
+    cdb_table *tables;
+    size_t n_tables;
+    sqlite3_stmt *st[CDB_ST_COUNT];
+    evolu_client_db_change_fn on_change;
+    void *on_change_ctx;
+    /* tables changed in the batch being applied */
+    char **changed;
+    size_t n_changed, cap_changed;
+};
+
+/* A value to store: either a decoded evolu_value or a value read back from
+ * SQLite (quarantine release). */
+typedef struct cdb_val {
+    const evolu_value *v;
+    sqlite3_value *sv;
+} cdb_val;
+
+/* --- schema (client_db_schema.c) --- */
+evolu_err cdb_exec(evolu_client_db *db, const char *sql);
+const cdb_table *cdb_find_table(const evolu_client_db *db, const uint8_t *name, size_t len);
+bool cdb_table_has_column(const cdb_table *t, const uint8_t *name, size_t len);
+bool cdb_is_system_column(const uint8_t *name, size_t len);
+bool cdb_is_local_only(const uint8_t *name, size_t len);
+evolu_err cdb_store_clock(evolu_client_db *db, const evolu_timestamp *clock);
+
+/* --- apply (client_db_apply.c) --- */
+/* Binds v to parameter i with the storage class rules of client_db.h. */
+int cdb_bind_value(sqlite3_stmt *st, int i, const cdb_val *v);
+/* LWW write of one column of (owner, table, id) at stamp ts, plus its history
+ * row. column is the schema's own name (system or declared), never peer text. Records the table as changed when the row was written. */
+evolu_err cdb_apply_column(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                           const cdb_table *t, const uint8_t id[EVOLU_ID_BYTES],
+                           const char *column, const cdb_val *v,
+                           const uint8_t ts[EVOLU_TIMESTAMP_BYTES]);
+/* Applies one change at timestamp t (spec 8.2 "Apply one message"), inside
+ * the caller's transaction; enc (may be NULL) is stored in evolu_message. */
+evolu_err cdb_apply_change(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                           const evolu_timestamp *t, const evolu_dbchange *c,
+                           const uint8_t *enc, size_t enc_len);
+/* Upserts evolu_usage for the stamps [first, last] just added. */
+evolu_err cdb_update_usage(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                           const uint8_t first[EVOLU_TIMESTAMP_BYTES],
+                           const uint8_t last[EVOLU_TIMESTAMP_BYTES]);
+evolu_err cdb_changed_add(evolu_client_db *db, const char *table);
+void cdb_changed_clear(evolu_client_db *db);
+/* Calls the callback with the changed tables and clears the set. */
+void cdb_changed_notify(evolu_client_db *db);
+
+/* --- quarantine (client_db_quarantine.c) --- */
+evolu_err cdb_quarantine_insert(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                                const uint8_t ts[EVOLU_TIMESTAMP_BYTES], const uint8_t *table,
+                                size_t table_len, const uint8_t id[EVOLU_ID_BYTES],
+                                const uint8_t *column, size_t column_len, const cdb_val *v);
+
+#endif
