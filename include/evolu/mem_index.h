@@ -33,7 +33,7 @@ extern "C" {
 typedef struct evolu_mem_index evolu_mem_index;
 
 /* A new, empty index. port computes the fingerprints (SHA-256) and must
- * outlive the index. EVOLU_E_CAPACITY when out of memory. */
+ * outlive the index. EVOLU_E_NOMEM when out of memory. */
 evolu_err evolu_mem_index_create(const evolu_port *port, evolu_mem_index **out);
 /* Frees the index (NULL is fine). */
 void evolu_mem_index_destroy(evolu_mem_index *idx);

@@ -223,13 +223,13 @@ evolu_err evolu_mem_index_create(const evolu_port *port, evolu_mem_index **out) 
     *out = NULL;
     if (!port || !port->sha256) return EVOLU_E_ARG;
     evolu_mem_index *x = calloc(1, sizeof *x);
-    if (!x) return EVOLU_E_CAPACITY;
+    if (!x) return EVOLU_E_NOMEM;
     x->port = port;
     x->n_nodes = 1; /* slot 0 = NIL */
     x->rng = 0x9E3779B97F4A7C15ULL;
     if (!reserve(x, 0, 0)) {
         free(x);
-        return EVOLU_E_CAPACITY;
+        return EVOLU_E_NOMEM;
     }
     *out = x;
     return EVOLU_OK;
@@ -331,12 +331,12 @@ static evolu_err st_write_messages(void *ctx, const evolu_store_batch *batch) {
     size_t n = 0, total = 0;
     batch->rewind(batch->ctx);
     while ((e = batch->next(batch->ctx, &ts, &change, &len)) == EVOLU_OK) {
-        if (len > SIZE_MAX - total) return EVOLU_E_CAPACITY;
+        if (len > SIZE_MAX - total) return EVOLU_E_NOMEM;
         total += len;
         n++;
     }
     if (e != EVOLU_E_DONE) return e;
-    if (!reserve(x, n, total)) return EVOLU_E_CAPACITY;
+    if (!reserve(x, n, total)) return EVOLU_E_NOMEM;
 
     /* Pass 2: insert the new ones; the first of equal timestamps wins. */
     size_t old_nodes = x->n_nodes, old_bytes = x->n_bytes;
