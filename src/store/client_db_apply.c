@@ -23,6 +23,7 @@ static bool is_integral_safe(double d) {
 int cdb_bind_value(sqlite3_stmt *st, int i, const cdb_val *v) {
     if (v->sv) return sqlite3_bind_value(st, i, v->sv);
     const evolu_value *x = v->v;
+    if (x->len > (size_t)INT32_MAX) return SQLITE_TOOBIG; /* SQLite lengths are int */
     switch (x->kind) {
     case EVOLU_VALUE_NULL:
         return sqlite3_bind_null(st, i);
@@ -158,6 +159,7 @@ static evolu_err record_timestamp(evolu_client_db *db, const uint8_t owner_id[EV
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return EVOLU_E_STORAGE;
     if (!enc) return EVOLU_OK;
+    if (enc_len > (size_t)INT32_MAX) return EVOLU_E_LIMIT;
     st = db->st[CDB_ST_MSG_INSERT];
     sqlite3_reset(st);
     rc = bind_blob16(st, 1, owner_id);
