@@ -8,7 +8,17 @@
 #include <errno.h>
 #include <string.h>
 
+#ifdef EVOLU_DEVICE
+/* Cross-built for the Cortex-M33 (device/CMakeLists.txt): newlib has no
+ * program_invocation_short_name, so the build passes the program's name, and the
+ * port is the device's (libsodium compiled for the target, board randomness).
+ * Files are read and written on the host through semihosting. */
+#include "evolu/port_device.h"
+#define program_invocation_short_name EVOLU_PROGRAM_NAME
+#define evolu_port_sodium evolu_port_device
+#else
 #include "evolu/port_sodium.h"
+#endif
 
 static const char *g_file = "?";
 static const char *g_section = "";
