@@ -6,7 +6,8 @@
  * of silently corrupting the heap), enable the FPU before any floating-point
  * instruction, copy .data from flash, zero .bss, paint the unused stack so its
  * high-water mark can be measured, open the semihosting stdio handles (newlib
- * rdimon), run constructors and exit(main()).
+ * rdimon), run constructors and exit(main()). The MPU makes the low alias of
+ * the image read-only, so a NULL-pointer write faults.
  *
  * Faults: every fault handler drops the stack limit, moves to a fresh stack and
  * ends the program through semihosting with exit status 100 + exception number
@@ -102,6 +103,16 @@ void Reset_Handler(void) {
     /* CCR.DIV_0_TRP: integer division by zero faults, as it does on the host,
      * instead of quietly giving 0. */
     *(volatile uint32_t *)0xE000ED14u |= 1u << 4;
+    /* MPU region 0: 0x00000000-0x0FFFFFFF read-only and never executable. On the
+     * AN505 that range aliases the image (SSRAM1), so without this a write
+     * through a NULL pointer would quietly overwrite the vector table and code;
+     * now it is a MemManage fault (exit 104). Everything else keeps the default
+     * memory map (PRIVDEFENA). */
+    *(volatile uint32_t *)0xE000EDC0u = 0x44u;                     /* MAIR0 attr 0 */
+    *(volatile uint32_t *)0xE000ED98u = 0;                         /* RNR = 0 */
+    *(volatile uint32_t *)0xE000ED9Cu = (0x3u << 1) | 1u;          /* RBAR: RO, XN */
+    *(volatile uint32_t *)0xE000EDA0u = 0x0FFFFFE0u | 1u;          /* RLAR: EN */
+    *(volatile uint32_t *)0xE000ED94u = (1u << 2) | 1u;            /* PRIVDEFENA, ENABLE */
     __asm__ volatile("dsb\n\tisb" ::: "memory");
     start_c();
 }
