@@ -393,7 +393,7 @@ static uint8_t *make_map(uint32_t k, int index_key, size_t *len) {
     }
     for (uint32_t i = 0; i < k; i++) {
         char key[16];
-        int kl = sprintf(key, "x%u", i);
+        int kl = sprintf(key, "x%u", (unsigned)i);
         *o++ = (uint8_t)(0xa0 | kl);
         memcpy(o, key, (size_t)kl);
         o += kl;
