@@ -4,7 +4,10 @@
  * relay transcript byte for byte, driving our initiator and our non-initiator
  * over two in-memory indexes: for 8.11.0 and for 8.0.0-next.5 (with the
  * bug-compatible splitRange on both sides), each once with scratch memory for
- * the peer's Timestamps lists and once streaming without it.
+ * the peer's Timestamps lists and once streaming without it. Everything runs
+ * twice: over the in-memory index and over the SQLite index
+ * (evolu/sqlite_index.h, an in-memory database per store), which must give
+ * the same bytes.
  *
  * Also the one protocol_messages.json vector that needs these items:
  * relay_responses.relay_has_5_client_empty, answered by our relay over a
@@ -16,6 +19,7 @@
 #include "evolu/mem_index.h"
 #include "evolu/protocol.h"
 #include "evolu/rbsr.h"
+#include "evolu/sqlite_index.h"
 #include "evolu/store.h"
 #include "vec.h"
 
@@ -34,7 +38,8 @@ static uint8_t g_write_key[16];
 
 static evolu_msg_entry g_msgs[MSGS_CAP];
 static evolu_range_entry g_ranges[RANGES_CAP];
-static uint8_t g_arena[RANGES_CAP * EVOLU_RBSR_ARENA_PER_RANGE];
+/* the SQLite index hands out changes from the arena: room for a full reply */
+static uint8_t g_arena[RANGES_CAP * EVOLU_RBSR_ARENA_PER_RANGE + REPLY_CAP];
 static uint8_t g_scratch[SCRATCH_CAP][EVOLU_TIMESTAMP_BYTES];
 
 static void load_items(const cJSON *root) {
@@ -53,22 +58,55 @@ static void load_items(const cJSON *root) {
     }
 }
 
-static evolu_mem_index *index_of(const cJSON *indices, size_t count) {
-    evolu_mem_index *idx;
-    if (evolu_mem_index_create(vec_port(), &idx)) exit(2);
+/* A store under test: the in-memory index, or the SQLite index over an
+ * in-memory database (g_sqlite picks which). */
+static bool g_sqlite;
+typedef struct tstore {
+    evolu_mem_index *mem;
+    evolu_sqlite_index *sql;
+    evolu_store s;
+} tstore;
+
+static void insert_item(tstore *t, size_t i) {
+    evolu_store_array_batch a;
+    evolu_store_batch b;
+    const uint8_t *ch = g_change[i];
+    evolu_store_batch_from_array(&b, &a, &g_ts[i], &ch, &g_len[i], 1);
+    if (i >= g_items || t->s.write_messages(t->s.ctx, &b)) exit(2);
+}
+
+/* A store holding the items listed in indices, or else items 0 .. count-1. */
+static void index_of(tstore *t, const cJSON *indices, size_t count) {
+    memset(t, 0, sizeof *t);
+    if (g_sqlite) {
+        static const uint8_t owner[16] = {1};
+        if (evolu_sqlite_index_open_path(vec_port(), ":memory:", &t->sql) ||
+            evolu_sqlite_index_store(t->sql, owner, &t->s))
+            exit(2);
+    } else {
+        if (evolu_mem_index_create(vec_port(), &t->mem)) exit(2);
+        evolu_mem_index_store(t->mem, &t->s);
+    }
     if (indices) {
         const cJSON *x;
-        cJSON_ArrayForEach(x, indices) {
-            size_t i = (size_t)x->valuedouble;
-            if (i >= g_items || evolu_mem_index_insert(idx, &g_ts[i], g_change[i], g_len[i], NULL))
-                exit(2);
-        }
+        cJSON_ArrayForEach(x, indices) insert_item(t, (size_t)x->valuedouble);
     } else {
-        for (size_t i = 0; i < count; i++)
-            if (evolu_mem_index_insert(idx, &g_ts[i], g_change[i], g_len[i], NULL)) exit(2);
+        for (size_t i = 0; i < count; i++) insert_item(t, i);
     }
-    return idx;
 }
+
+static uint64_t tstore_size(tstore *t) {
+    uint64_t n = 0;
+    if (t->s.size(t->s.ctx, &n)) exit(2);
+    return n;
+}
+
+static void tstore_close(tstore *t) {
+    evolu_mem_index_destroy(t->mem);
+    evolu_sqlite_index_close(t->sql);
+}
+
+static const char *backend(void) { return g_sqlite ? "sqlite" : "mem"; }
 
 static void builder(evolu_msg_builder *b) {
     evolu_msg_builder_init(b, g_msgs, MSGS_CAP, g_ranges, RANGES_CAP, g_arena, sizeof g_arena);
@@ -121,16 +159,16 @@ static void fingerprints(const cJSON *root, uint8_t *reply) {
     const cJSON *v;
     cJSON_ArrayForEach(v, vec_get(root, "fingerprints_and_initial_sync_messages")) {
         size_t count = (size_t)vec_num(v, "count");
-        evolu_mem_index *idx = index_of(NULL, count);
-        evolu_store s;
-        evolu_mem_index_store(idx, &s);
+        tstore ts;
+        index_of(&ts, NULL, count);
+        evolu_store s = ts.s;
         uint64_t size = 0;
         vec_check(s.size(s.ctx, &size) == EVOLU_OK && size == (uint64_t)vec_num(v, "getSize"),
-                  "count %zu: getSize %llu", count, (unsigned long long)size);
+                  "[%s] count %zu: getSize %llu", backend(), count, (unsigned long long)size);
         uint8_t fp[12], naive[12] = {0};
         vec_check(s.fingerprint(s.ctx, 0, size, fp) == EVOLU_OK &&
                       bytes_eq_hex(fp, 12, vec_str(v, "fingerprintAll")),
-                  "count %zu: fingerprintAll %s", count, vec_hex(fp, 12));
+                  "[%s] count %zu: fingerprintAll %s", backend(), count, vec_hex(fp, 12));
         for (size_t i = 0; i < count; i++) {
             uint8_t tb[16], h[32];
             evolu_timestamp_to_bytes(&g_ts[i], tb);
@@ -138,7 +176,7 @@ static void fingerprints(const cJSON *root, uint8_t *reply) {
             evolu_fingerprint_xor(naive, h);
         }
         vec_check(bytes_eq_hex(naive, 12, vec_str(v, "xorOfSha256Prefixes")),
-                  "count %zu: xor of SHA-256 prefixes %s", count, vec_hex(naive, 12));
+                  "[%s] count %zu: xor of SHA-256 prefixes %s", backend(), count, vec_hex(naive, 12));
 
         evolu_rbsr r;
         evolu_rbsr_init(&r, &s, false, NULL, 0);
@@ -151,7 +189,7 @@ static void fingerprints(const cJSON *root, uint8_t *reply) {
             bool ok = have && cJSON_GetArraySize(buckets) == 16;
             for (int i = 0; ok && i < 16; i++)
                 ok = got[i] == (uint64_t)cJSON_GetArrayItem(buckets, i)->valuedouble;
-            vec_check(ok, "count %zu: buckets", count);
+            vec_check(ok, "[%s] count %zu: buckets", backend(), count);
             /* fingerprintRanges = what splitRange(0, n, Infinite) adds */
             const cJSON *fr = vec_get(v, "fingerprintRanges");
             evolu_header h;
@@ -170,18 +208,18 @@ static void fingerprints(const cJSON *root, uint8_t *reply) {
                      (!strcmp(ub, "Infinite") ? re->infinite
                                               : !re->infinite && bytes_eq_hex(tb, 16, ub));
             }
-            vec_check(ok, "count %zu: fingerprintRanges", count);
+            vec_check(ok, "[%s] count %zu: fingerprintRanges", backend(), count);
         } else {
-            vec_check(!have, "count %zu: computeBalancedBuckets must fail below 32", count);
+            vec_check(!have, "[%s] count %zu: computeBalancedBuckets must fail below 32", backend(), count);
         }
 
         evolu_writer w = evolu_writer_make(reply, REPLY_CAP);
         evolu_err e = evolu_rbsr_sync_request(&r, &b, g_owner, EVOLU_SUBSCRIPTION_SUBSCRIBE);
         if (!e) e = evolu_msg_builder_emit(&b, &w);
         vec_check(!e && bytes_eq_hex(reply, w.len, vec_str(v, "syncMessage")),
-                  "count %zu: syncMessage %s (%s)", count, vec_hex(reply, w.len),
+                  "[%s] count %zu: syncMessage %s (%s)", backend(), count, vec_hex(reply, w.len),
                   evolu_errname(e));
-        evolu_mem_index_destroy(idx);
+        tstore_close(&ts);
     }
 }
 
@@ -217,16 +255,16 @@ static void run_transcript(const cJSON *t, bool v11, bool scratch, uint8_t *buf_
                            uint8_t *buf_b) {
     const char *name = vec_str(t, "name");
     const char *label = v11 ? "8.11.0" : "8.0.0-next.5";
-    const char *mode = scratch ? "sorted" : "streaming";
+    const char *mode = g_sqlite ? (scratch ? "sorted, sqlite" : "streaming, sqlite")
+                                : (scratch ? "sorted" : "streaming");
     const cJSON *steps = v11 ? vec_v11(t, "steps") : vec_next5(t, "steps");
     size_t ranges_max = (size_t)vec_num(t, "rangesMaxSize");
     size_t relay_total = (size_t)vec_num(t, "relayTotalMaxSize");
 
-    evolu_mem_index *ci = index_of(vec_get(t, "clientHas"), 0);
-    evolu_mem_index *ri = index_of(vec_get(t, "relayHas"), 0);
-    evolu_store cs, rs;
-    evolu_mem_index_store(ci, &cs);
-    evolu_mem_index_store(ri, &rs);
+    tstore ci, ri;
+    index_of(&ci, vec_get(t, "clientHas"), 0);
+    index_of(&ri, vec_get(t, "relayHas"), 0);
+    evolu_store cs = ci.s, rs = ri.s;
 
     relay_env env;
     memset(&env, 0, sizeof env);
@@ -307,13 +345,13 @@ static void run_transcript(const cJSON *t, bool v11, bool scratch, uint8_t *buf_
         i++;
     }
     const cJSON *fin = vec_get(t, "final");
-    uint64_t csz = evolu_mem_index_size(ci), rsz = evolu_mem_index_size(ri);
+    uint64_t csz = tstore_size(&ci), rsz = tstore_size(&ri);
     vec_check(alive && csz == (uint64_t)vec_num(fin, "clientSize") &&
                   rsz == (uint64_t)vec_num(fin, "relaySize"),
               "%s [%s, %s]: final sizes client %llu relay %llu", name, label, mode,
               (unsigned long long)csz, (unsigned long long)rsz);
-    evolu_mem_index_destroy(ci);
-    evolu_mem_index_destroy(ri);
+    tstore_close(&ci);
+    tstore_close(&ri);
 }
 
 static void transcripts(const cJSON *root, uint8_t *a, uint8_t *b) {
@@ -349,10 +387,11 @@ static void relay_has_5(uint8_t *reply) {
     vec_section("protocol_messages.json relay_responses.relay_has_5_client_empty");
     cJSON *pm = load_json("protocol_messages.json");
     const cJSON *v = vec_get(vec_get(pm, "relay_responses"), "relay_has_5_client_empty");
-    evolu_mem_index *idx = index_of(NULL, 5);
+    tstore idx;
+    index_of(&idx, NULL, 5);
     relay_env env;
     memset(&env, 0, sizeof env);
-    evolu_mem_index_store(idx, &env.store);
+    env.store = idx.s;
     evolu_relay_config rc;
     memset(&rc, 0, sizeof rc);
     rc.port = vec_port();
@@ -368,9 +407,10 @@ static void relay_has_5(uint8_t *reply) {
     evolu_relay_outcome out;
     evolu_err e = evolu_relay_handle(&rc, req, n, &b, &w, &out);
     vec_check(!e && bytes_eq_hex(reply, w.len, vec_str(v, "hex")),
-              "relay_has_5_client_empty: %s %s", evolu_errname(e), vec_hex(reply, w.len));
+              "[%s] relay_has_5_client_empty: %s %s", backend(), evolu_errname(e),
+              vec_hex(reply, w.len));
     free(req);
-    evolu_mem_index_destroy(idx);
+    tstore_close(&idx);
     cJSON_Delete(pm);
 }
 
@@ -380,9 +420,12 @@ int main(void) {
     owner_from_vectors(root);
     uint8_t *a = malloc(REPLY_CAP), *b = malloc(REPLY_CAP);
     if (!a || !b) return 2;
-    fingerprints(root, a);
-    transcripts(root, a, b);
-    relay_has_5(a);
+    for (int k = 0; k < 2; k++) {
+        g_sqlite = k == 1;
+        fingerprints(root, a);
+        transcripts(root, a, b);
+        relay_has_5(a);
+    }
     free(a);
     free(b);
     for (size_t i = 0; i < g_items; i++) free(g_change[i]);
