@@ -734,7 +734,7 @@ static bool run_case(sim *s) {
         if (!open_replica(s, i)) return false;
 
     /* the random phase: mostly small cases, some large ones for fingerprint ranges */
-    unsigned steps = chance(6) ? 120 + rn(160) : 10 + rn(45);
+    unsigned steps = chance(5) ? 120 + rn(160) : 10 + rn(40);
     for (unsigned step = 0; step < steps; step++) {
         s->now += rn(40); /* sometimes several steps in the same millisecond */
         replica *r = &s->r[rn(s->n)];
