@@ -25,8 +25,10 @@
  * relay keeps its own file, and other evolu_* tables, e.g. a write-key
  * table, may live in the same database):
  *   evolu_idx_owner   (ownerId BLOB PRIMARY KEY, root, height, size,
- *                      storedBytes, nextNode)
- *   evolu_idx_node    (ownerId, id, data BLOB; PRIMARY KEY (ownerId, id))
+ *                      storedBytes)
+ *   evolu_idx_node    (id INTEGER PRIMARY KEY, data BLOB) - node ids are
+ *                      shared by all owners; a rowid table keeps a 2.8 KB
+ *                      node in one page (WITHOUT ROWID would overflow it)
  *   evolu_idx_message (ownerId, timestamp BLOB, change BLOB;
  *                      PRIMARY KEY (ownerId, timestamp)) - the
  *                      EncryptedDbChange exactly as received.

@@ -29,20 +29,25 @@ typedef struct node {
 typedef struct meta {
     int64_t root; /* 0 = empty tree */
     uint32_t height;
-    uint64_t size, stored, next_id;
+    uint64_t size, stored;
 } meta;
 
 enum {
-    Q_META_GET, Q_META_PUT, Q_NODE_GET, Q_NODE_PUT, Q_MSG_INS, Q_MSG_GET, Q_MSG_STATS,
-    Q_SP_BEGIN, Q_SP_RELEASE, Q_SP_ROLLBACK, Q_COUNT
+    Q_META_GET, Q_META_PUT, Q_NODE_GET, Q_NODE_PUT, Q_NODE_NEW, Q_MSG_INS, Q_MSG_GET,
+    Q_MSG_STATS, Q_SP_BEGIN, Q_SP_RELEASE, Q_SP_ROLLBACK, Q_COUNT
 };
 
+/* Node rows live in a rowid table (ids shared by all owners): a node of up
+ * to 2.8 KB then fits in one 4 KB page, where a WITHOUT ROWID table would
+ * spill anything over ~1 KB into overflow pages. ?1 (the owner) is unused
+ * by the node statements. */
 static const char *const SQL[Q_COUNT] = {
-    "SELECT root, height, size, storedBytes, nextNode FROM evolu_idx_owner WHERE ownerId = ?1",
-    "INSERT OR REPLACE INTO evolu_idx_owner (ownerId, root, height, size, storedBytes, "
-    "nextNode) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    "SELECT data FROM evolu_idx_node WHERE ownerId = ?1 AND id = ?2",
-    "INSERT OR REPLACE INTO evolu_idx_node (ownerId, id, data) VALUES (?1, ?2, ?3)",
+    "SELECT root, height, size, storedBytes FROM evolu_idx_owner WHERE ownerId = ?1",
+    "INSERT OR REPLACE INTO evolu_idx_owner (ownerId, root, height, size, storedBytes) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)",
+    "SELECT data FROM evolu_idx_node WHERE id = ?2",
+    "UPDATE evolu_idx_node SET data = ?3 WHERE id = ?2",
+    "INSERT INTO evolu_idx_node (data) VALUES (x'')",
     "INSERT OR IGNORE INTO evolu_idx_message (ownerId, timestamp, change) VALUES (?1, ?2, ?3)",
     "SELECT change FROM evolu_idx_message WHERE ownerId = ?1 AND timestamp = ?2",
     "SELECT count(*), coalesce(sum(length(change)), 0) FROM evolu_idx_message "
@@ -55,12 +60,21 @@ static const char *const SQL[Q_COUNT] = {
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS evolu_idx_owner (ownerId BLOB PRIMARY KEY, "
     "root INTEGER NOT NULL, height INTEGER NOT NULL, size INTEGER NOT NULL, "
-    "storedBytes INTEGER NOT NULL, nextNode INTEGER NOT NULL) STRICT;"
-    "CREATE TABLE IF NOT EXISTS evolu_idx_node (ownerId BLOB NOT NULL, id INTEGER NOT NULL, "
-    "data BLOB NOT NULL, PRIMARY KEY (ownerId, id)) STRICT, WITHOUT ROWID;"
+    "storedBytes INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS evolu_idx_node (id INTEGER PRIMARY KEY, data BLOB NOT NULL) "
+    "STRICT;"
     "CREATE TABLE IF NOT EXISTS evolu_idx_message (ownerId BLOB NOT NULL, "
     "timestamp BLOB NOT NULL, change BLOB NOT NULL, PRIMARY KEY (ownerId, timestamp)) "
     "STRICT, WITHOUT ROWID;";
+
+/* A node cached during one write_messages. */
+typedef struct centry {
+    int64_t id;
+    uint64_t stamp; /* last use, for LRU eviction */
+    bool dirty;
+    node nd;
+} centry;
+#define CACHE 256
 
 /* Changes handed out without an arena: kept until the owner's next write. */
 typedef struct held {
@@ -87,6 +101,12 @@ struct evolu_sqlite_index {
     int64_t path_id[MAX_HEIGHT];
     uint32_t path_slot[MAX_HEIGHT];
     node split;
+    /* write-back node cache, live only inside write_messages: the upper
+     * levels and the right edge are written once per batch, not per insert */
+    centry *cache;
+    uint32_t n_cache;
+    uint64_t clock;
+    bool batching;
 };
 
 /* --- statements ------------------------------------------------------------------- */
@@ -110,20 +130,18 @@ static evolu_err exec_q(evolu_sqlite_index *x, int q) {
 static evolu_err meta_get(owner *o, meta *m) {
     sqlite3_stmt *s = stmt(o->idx, Q_META_GET, o->id);
     memset(m, 0, sizeof *m);
-    m->next_id = 1;
     int rc = sqlite3_step(s);
     evolu_err e = EVOLU_OK;
     if (rc == SQLITE_ROW) {
-        sqlite3_int64 v[5];
-        for (int i = 0; i < 5; i++) v[i] = sqlite3_column_int64(s, i);
-        if (v[0] < 0 || v[1] < 0 || v[1] > MAX_HEIGHT || v[2] < 0 || v[3] < 0 || v[4] < 1 ||
+        sqlite3_int64 v[4];
+        for (int i = 0; i < 4; i++) v[i] = sqlite3_column_int64(s, i);
+        if (v[0] < 0 || v[1] < 0 || v[1] > MAX_HEIGHT || v[2] < 0 || v[3] < 0 ||
             (v[0] == 0) != (v[2] == 0))
             e = EVOLU_E_STORAGE;
         m->root = v[0];
         m->height = (uint32_t)v[1];
         m->size = (uint64_t)v[2];
         m->stored = (uint64_t)v[3];
-        m->next_id = (uint64_t)v[4];
     } else if (rc != SQLITE_DONE) {
         e = EVOLU_E_STORAGE;
     }
@@ -137,7 +155,6 @@ static evolu_err meta_put(owner *o, const meta *m) {
     sqlite3_bind_int64(s, 3, m->height);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)m->size);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)m->stored);
-    sqlite3_bind_int64(s, 6, (sqlite3_int64)m->next_id);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? EVOLU_OK : EVOLU_E_STORAGE;
@@ -160,7 +177,7 @@ static uint64_t get64(const uint8_t *p) {
 #define INNER_ITEM (TS + FP + 16)
 #define NODE_MAX (11 + CAP * INNER_ITEM)
 
-static evolu_err node_get(owner *o, int64_t id, node *nd) {
+static evolu_err node_read(owner *o, int64_t id, node *nd) {
     sqlite3_stmt *s = stmt(o->idx, Q_NODE_GET, o->id);
     sqlite3_bind_int64(s, 2, id);
     evolu_err e = EVOLU_E_STORAGE;
@@ -198,7 +215,7 @@ static evolu_err node_get(owner *o, int64_t id, node *nd) {
     return e;
 }
 
-static evolu_err node_put(owner *o, int64_t id, const node *nd) {
+static evolu_err node_write(owner *o, int64_t id, const node *nd) {
     uint8_t buf[NODE_MAX], *p = buf;
     *p++ = nd->leaf ? 1 : 0;
     *p++ = (uint8_t)nd->n;
@@ -222,7 +239,87 @@ static evolu_err node_put(owner *o, int64_t id, const node *nd) {
     sqlite3_bind_blob(s, 3, buf, (int)(p - buf), SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? EVOLU_OK : EVOLU_E_STORAGE;
+    return rc == SQLITE_DONE && sqlite3_changes(o->idx->db) == 1 ? EVOLU_OK : EVOLU_E_STORAGE;
+}
+
+/* A new node row (empty until its node is put); its id. */
+static evolu_err node_new(owner *o, int64_t *id) {
+    sqlite3_stmt *s = stmt(o->idx, Q_NODE_NEW, NULL);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return EVOLU_E_STORAGE;
+    *id = (int64_t)sqlite3_last_insert_rowid(o->idx->db);
+    return *id > 0 ? EVOLU_OK : EVOLU_E_STORAGE;
+}
+
+/* The cache entry for id, or NULL. */
+static centry *cache_find(evolu_sqlite_index *x, int64_t id) {
+    for (uint32_t i = 0; i < x->n_cache; i++)
+        if (x->cache[i].id == id) {
+            x->cache[i].stamp = ++x->clock;
+            return &x->cache[i];
+        }
+    return NULL;
+}
+
+/* A free entry for id, writing back the least recently used one if full. */
+static evolu_err cache_slot(owner *o, int64_t id, centry **out) {
+    evolu_sqlite_index *x = o->idx;
+    centry *c;
+    if (x->n_cache < CACHE) {
+        c = &x->cache[x->n_cache++];
+    } else {
+        c = &x->cache[0];
+        for (uint32_t i = 1; i < CACHE; i++)
+            if (x->cache[i].stamp < c->stamp) c = &x->cache[i];
+        if (c->dirty) {
+            evolu_err e = node_write(o, c->id, &c->nd);
+            if (e) return e;
+        }
+    }
+    c->id = id;
+    c->dirty = false;
+    c->stamp = ++x->clock;
+    *out = c;
+    return EVOLU_OK;
+}
+
+/* Writes back every dirty node and turns the cache off. */
+static evolu_err cache_flush(owner *o) {
+    evolu_sqlite_index *x = o->idx;
+    evolu_err e = EVOLU_OK;
+    for (uint32_t i = 0; !e && i < x->n_cache; i++)
+        if (x->cache[i].dirty) e = node_write(o, x->cache[i].id, &x->cache[i].nd);
+    x->n_cache = 0;
+    x->batching = false;
+    return e;
+}
+
+static evolu_err node_get(owner *o, int64_t id, node *nd) {
+    evolu_sqlite_index *x = o->idx;
+    if (!x->batching) return node_read(o, id, nd);
+    centry *c = cache_find(x, id);
+    if (!c) {
+        evolu_err e = node_read(o, id, nd);
+        if (e || (e = cache_slot(o, id, &c))) return e;
+        c->nd = *nd;
+        return EVOLU_OK;
+    }
+    *nd = c->nd;
+    return EVOLU_OK;
+}
+
+static evolu_err node_put(owner *o, int64_t id, const node *nd) {
+    evolu_sqlite_index *x = o->idx;
+    if (!x->batching) return node_write(o, id, nd);
+    centry *c = cache_find(x, id);
+    if (!c) {
+        evolu_err e = cache_slot(o, id, &c);
+        if (e) return e;
+    }
+    c->nd = *nd;
+    c->dirty = true;
+    return EVOLU_OK;
 }
 
 /* Count, XOR and smallest key of a node's items. */
@@ -338,7 +435,7 @@ static evolu_err tree_insert(owner *o, meta *m, const uint8_t key[TS], const uin
         nd->next = 0;
         memcpy(nd->key[0], key, TS);
         memcpy(nd->fp[0], fp, FP);
-        m->root = (int64_t)m->next_id++;
+        if ((e = node_new(o, &m->root))) return e;
         m->height = 1;
         return node_put(o, m->root, nd);
     }
@@ -410,7 +507,7 @@ static evolu_err tree_insert(owner *o, meta *m, const uint8_t key[TS], const uin
             memcpy(r->child, &nd->child[keep], r->n * sizeof r->child[0]);
             memcpy(r->count, &nd->count[keep], r->n * sizeof r->count[0]);
             nd->n = keep;
-            split_id = (int64_t)m->next_id++;
+            if ((e = node_new(o, &split_id))) return e;
             if (nd->leaf) {
                 r->next = nd->next;
                 nd->next = split_id;
@@ -435,7 +532,7 @@ static evolu_err tree_insert(owner *o, meta *m, const uint8_t key[TS], const uin
         nr->count[1] = split_count;
         memcpy(nr->fp[1], split_fp, FP);
         memcpy(nr->key[1], split_min, TS);
-        m->root = (int64_t)m->next_id++;
+        if ((e = node_new(o, &m->root))) return e;
         m->height++;
         return node_put(o, m->root, nr);
     }
@@ -582,6 +679,7 @@ static evolu_err write_batch(owner *o, const evolu_store_batch *batch) {
     if (e != EVOLU_E_DONE) return e;
     if (m.size == old_size) return EVOLU_OK;
     if (x->quota && m.stored > x->quota) return EVOLU_E_QUOTA;
+    if ((e = cache_flush(o))) return e;
     return meta_put(o, &m);
 }
 
@@ -591,7 +689,11 @@ static evolu_err st_write_messages(void *ctx, const evolu_store_batch *batch) {
     held_free(o); /* the store is being written: earlier changes may go */
     evolu_err e = exec_q(x, Q_SP_BEGIN);
     if (e) return e;
+    x->batching = true;
+    x->n_cache = 0;
     e = write_batch(o, batch);
+    x->batching = false; /* flushed on success; on failure the rollback drops it all */
+    x->n_cache = 0;
     if (e) {
         exec_q(x, Q_SP_ROLLBACK);
         exec_q(x, Q_SP_RELEASE);
@@ -616,8 +718,9 @@ static evolu_err setup(const evolu_port *port, sqlite3 *db, bool own_db,
     x->port = port;
     x->db = db;
     x->own_db = own_db;
-    evolu_err e = EVOLU_OK;
-    if (sqlite3_exec(db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) e = EVOLU_E_STORAGE;
+    x->cache = malloc(CACHE * sizeof *x->cache);
+    evolu_err e = x->cache ? EVOLU_OK : EVOLU_E_NOMEM;
+    if (!e && sqlite3_exec(db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) e = EVOLU_E_STORAGE;
     for (int i = 0; !e && i < Q_COUNT; i++)
         if (sqlite3_prepare_v3(db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &x->q[i], NULL) !=
             SQLITE_OK)
@@ -664,6 +767,7 @@ void evolu_sqlite_index_close(evolu_sqlite_index *x) {
         free(o);
     }
     if (x->own_db) sqlite3_close(x->db);
+    free(x->cache);
     free(x);
 }
 
