@@ -187,7 +187,8 @@ static evolu_err node_read(owner *o, int64_t id, node *nd) {
         if (p && n >= 3 && p[0] <= 1) {
             nd->leaf = p[0] == 1;
             nd->n = (uint32_t)p[1] | (uint32_t)p[2] << 8;
-            size_t want = nd->leaf ? 11 + nd->n * (size_t)LEAF_ITEM : 3 + nd->n * (size_t)INNER_ITEM;
+            size_t want = nd->leaf ? 11 + nd->n * (size_t)LEAF_ITEM
+                                   : 3 + nd->n * (size_t)INNER_ITEM;
             if (nd->n >= 1 && nd->n <= CAP && n == want) {
                 e = EVOLU_OK;
                 if (nd->leaf) {

@@ -212,8 +212,11 @@ static void random_rounds(evolu_sqlite_index *x, pair *a, pair *b, int rounds) {
             p->next_millis += half;
         }
         evolu_err me, se = write_both(p, n, &me);
-        if (se == me) same++;
-        else vec_check(false, "round %d: sqlite %s, mem %s", r, evolu_errname(se), evolu_errname(me));
+        if (se == me)
+            same++;
+        else
+            vec_check(false, "round %d: sqlite %s, mem %s", r, evolu_errname(se),
+                      evolu_errname(me));
         if (me) refused++;
         if (!compare(p, 20)) {
             vec_check(false, "round %d: answers differ", r);
@@ -330,6 +333,91 @@ static void callers_handle(const char *path) {
     CHECK(sqlite3_close(db) == SQLITE_OK);
 }
 
+/* A write that fails half-way (a trigger refuses one message) stores
+ * nothing: no message, no node, no usage. */
+static void failed_write(const char *path) {
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    evolu_sqlite_index *x;
+    CHECK(evolu_sqlite_index_open_db(vec_port(), db, &x) == EVOLU_OK);
+    CHECK(sqlite3_exec(db,
+                       "CREATE TEMP TRIGGER refuse BEFORE INSERT ON evolu_idx_message "
+                       "WHEN new.change = x'dead' BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    evolu_store s;
+    CHECK(evolu_sqlite_index_store(x, OWNER_A, &s) == EVOLU_OK);
+    uint64_t n0, b0, n1, b1;
+    CHECK(evolu_sqlite_index_owner_usage(x, OWNER_A, &n0, &b0) == EVOLU_OK);
+    static const uint8_t dead[2] = {0xde, 0xad};
+    size_t n = 200;
+    for (size_t i = 0; i < n; i++) {
+        memset(&g_ts[i], 0, sizeof g_ts[i]);
+        g_ts[i].millis = 1900000000000ULL + i; /* enough to split nodes before failing */
+        g_ch[i] = i == n - 1 ? dead : g_bytes[i];
+        g_len[i] = 2;
+    }
+    evolu_store_array_batch a;
+    evolu_store_batch b;
+    evolu_store_batch_from_array(&b, &a, g_ts, g_ch, g_len, n);
+    CHECK(s.write_messages(s.ctx, &b) == EVOLU_E_STORAGE);
+    CHECK(evolu_sqlite_index_owner_usage(x, OWNER_A, &n1, &b1) == EVOLU_OK && n1 == n0 &&
+          b1 == b0);
+    CHECK(evolu_sqlite_index_verify(x, OWNER_A) == EVOLU_OK);
+    g_ch[n - 1] = g_bytes[n - 1];
+    CHECK(s.write_messages(s.ctx, &b) == EVOLU_OK);
+    CHECK(evolu_sqlite_index_owner_usage(x, OWNER_A, &n1, &b1) == EVOLU_OK && n1 == n0 + n &&
+          b1 == b0 + 2 * n);
+    CHECK(evolu_sqlite_index_verify(x, OWNER_A) == EVOLU_OK);
+    evolu_sqlite_index_close(x);
+    CHECK(sqlite3_close(db) == SQLITE_OK);
+}
+
+/* Damaged node rows give EVOLU_E_STORAGE (or a well-formed answer), never a
+ * crash or an out-of-bounds read; verify notices. Run last: it ruins the
+ * file. */
+static void damaged(const char *path) {
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    evolu_sqlite_index *x;
+    CHECK(evolu_sqlite_index_open_db(vec_port(), db, &x) == EVOLU_OK);
+    evolu_store s;
+    CHECK(evolu_sqlite_index_store(x, OWNER_B, &s) == EVOLU_OK);
+    static const char *const damage[] = {
+        "UPDATE evolu_idx_node SET data = x'01'",
+        "UPDATE evolu_idx_node SET data = x'0140'",
+        "UPDATE evolu_idx_node SET data = substr(data, 1, length(data) - 1)",
+        /* an inner node whose one child has id 0 and count 0 */
+        ("UPDATE evolu_idx_node SET data = x'000100"
+         "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000'"),
+        "DELETE FROM evolu_idx_node",
+    };
+    for (size_t k = 0; k < sizeof damage / sizeof damage[0]; k++) {
+        CHECK(sqlite3_exec(db, "SAVEPOINT t", NULL, NULL, NULL) == SQLITE_OK);
+        CHECK(sqlite3_exec(db, damage[k], NULL, NULL, NULL) == SQLITE_OK);
+        uint64_t n = 0, out;
+        uint8_t fp[12], key[16] = {0x01, 0x8c};
+        walk w;
+        memset(&w, 0, sizeof w);
+        w.stop = 64;
+        CHECK(s.size(s.ctx, &n) == EVOLU_OK && n > 10);
+        CHECK(s.fingerprint(s.ctx, 1, n - 1, fp) == EVOLU_E_STORAGE);
+        CHECK(s.find_lower_bound(s.ctx, 0, n, key, &out) == EVOLU_E_STORAGE);
+        CHECK(s.iterate(s.ctx, 0, n, walk_visit, &w) == EVOLU_E_STORAGE);
+        CHECK(evolu_sqlite_index_verify(x, OWNER_B) != EVOLU_OK);
+        memset(&g_ts[0], 0, sizeof g_ts[0]);
+        g_ts[0].millis = 1950000000000ULL;
+        g_len[0] = 1;
+        evolu_store_array_batch a;
+        evolu_store_batch b;
+        evolu_store_batch_from_array(&b, &a, g_ts, g_ch, g_len, 1);
+        CHECK(s.write_messages(s.ctx, &b) == EVOLU_E_STORAGE);
+        CHECK(sqlite3_exec(db, "ROLLBACK TO t; RELEASE t", NULL, NULL, NULL) == SQLITE_OK);
+    }
+    CHECK(evolu_sqlite_index_verify(x, OWNER_B) == EVOLU_OK);
+    evolu_sqlite_index_close(x);
+    CHECK(sqlite3_close(db) == SQLITE_OK);
+}
+
 int main(void) {
     char dir[] = "/tmp/evolu_sqlidx_XXXXXX";
     if (!mkdtemp(dir)) return 2;
@@ -359,6 +447,8 @@ int main(void) {
     evolu_sqlite_index_close(x);
 
     callers_handle(path);
+    failed_write(path);
+    damaged(path);
 
     evolu_mem_index_destroy(a.mem);
     evolu_mem_index_destroy(b.mem);

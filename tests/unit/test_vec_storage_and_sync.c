@@ -176,7 +176,8 @@ static void fingerprints(const cJSON *root, uint8_t *reply) {
             evolu_fingerprint_xor(naive, h);
         }
         vec_check(bytes_eq_hex(naive, 12, vec_str(v, "xorOfSha256Prefixes")),
-                  "[%s] count %zu: xor of SHA-256 prefixes %s", backend(), count, vec_hex(naive, 12));
+                  "[%s] count %zu: xor of SHA-256 prefixes %s", backend(), count,
+                  vec_hex(naive, 12));
 
         evolu_rbsr r;
         evolu_rbsr_init(&r, &s, false, NULL, 0);
@@ -210,7 +211,8 @@ static void fingerprints(const cJSON *root, uint8_t *reply) {
             }
             vec_check(ok, "[%s] count %zu: fingerprintRanges", backend(), count);
         } else {
-            vec_check(!have, "[%s] count %zu: computeBalancedBuckets must fail below 32", backend(), count);
+            vec_check(!have, "[%s] count %zu: computeBalancedBuckets must fail below 32",
+                      backend(), count);
         }
 
         evolu_writer w = evolu_writer_make(reply, REPLY_CAP);
