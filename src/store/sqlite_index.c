@@ -336,28 +336,70 @@ static void summarize(const node *nd, uint64_t *count, uint8_t fp[FP], uint8_t m
 
 /* --- reads ---------------------------------------------------------------------------- */
 
-/* XOR of the fingerprints of the first k items (k <= size). */
-static evolu_err prefix(owner *o, const meta *m, uint64_t k, uint8_t acc[FP]) {
-    memset(acc, 0, FP);
-    int64_t id = m->root;
-    node nd;
-    for (uint32_t depth = 0; k > 0; depth++) {
-        if (depth >= m->height || node_get(o, id, &nd)) return EVOLU_E_STORAGE;
-        if (nd.leaf) {
-            if (k > nd.n) return EVOLU_E_STORAGE;
-            for (uint32_t i = 0; i < k; i++) evolu_fingerprint_xor(acc, nd.fp[i]);
+/* XORs into acc the fingerprints of the first k items of the subtree at id
+ * (depth levels below the root); nd is scratch. */
+static evolu_err prefix_from(owner *o, const meta *m, int64_t id, uint32_t depth, uint64_t k,
+                             uint8_t acc[FP], node *nd) {
+    for (; k > 0; depth++) {
+        if (depth >= m->height || node_get(o, id, nd)) return EVOLU_E_STORAGE;
+        if (nd->leaf) {
+            if (k > nd->n) return EVOLU_E_STORAGE;
+            for (uint32_t i = 0; i < k; i++) evolu_fingerprint_xor(acc, nd->fp[i]);
             return EVOLU_OK;
         }
         uint32_t i = 0;
-        while (i < nd.n && k >= nd.count[i]) {
-            evolu_fingerprint_xor(acc, nd.fp[i]);
-            k -= nd.count[i++];
+        while (i < nd->n && k >= nd->count[i]) {
+            evolu_fingerprint_xor(acc, nd->fp[i]);
+            k -= nd->count[i++];
         }
         if (k == 0) break;
-        if (i == nd.n) return EVOLU_E_STORAGE;
-        id = nd.child[i];
+        if (i == nd->n) return EVOLU_E_STORAGE;
+        id = nd->child[i];
     }
     return EVOLU_OK;
+}
+
+/* XOR of the fingerprints of the items [b, e) (b < e <= size): one descent
+ * while both ends lie in the same child, then whole children in between
+ * from their entries, and one descent for each end's partial child. */
+static evolu_err range_xor(owner *o, const meta *m, uint64_t b, uint64_t e, uint8_t out[FP]) {
+    memset(out, 0, FP);
+    node nd;
+    int64_t id = m->root;
+    for (uint32_t depth = 0;; depth++) {
+        if (depth >= m->height || node_get(o, id, &nd)) return EVOLU_E_STORAGE;
+        if (nd.leaf) {
+            if (e > nd.n) return EVOLU_E_STORAGE;
+            for (uint64_t i = b; i < e; i++) evolu_fingerprint_xor(out, nd.fp[i]);
+            return EVOLU_OK;
+        }
+        uint32_t cb = 0;
+        while (cb < nd.n && b >= nd.count[cb]) {
+            b -= nd.count[cb];
+            e -= nd.count[cb++];
+        }
+        if (cb == nd.n) return EVOLU_E_STORAGE;
+        if (e <= nd.count[cb]) { /* both ends in child cb */
+            id = nd.child[cb];
+            continue;
+        }
+        /* [b, end) of child cb = its XOR ^ its first b items */
+        evolu_fingerprint_xor(out, nd.fp[cb]);
+        int64_t left = nd.child[cb], right = 0;
+        e -= nd.count[cb];
+        uint32_t ce = cb + 1;
+        while (ce < nd.n && e >= nd.count[ce]) {
+            evolu_fingerprint_xor(out, nd.fp[ce]);
+            e -= nd.count[ce++];
+        }
+        if (e > 0) {
+            if (ce == nd.n) return EVOLU_E_STORAGE;
+            right = nd.child[ce];
+        }
+        evolu_err err = prefix_from(o, m, left, depth + 1, b, out, &nd);
+        if (!err && e > 0) err = prefix_from(o, m, right, depth + 1, e, out, &nd);
+        return err;
+    }
 }
 
 /* The child of an inner node to descend into for key: the last one whose
@@ -555,10 +597,11 @@ static evolu_err st_fingerprint(void *ctx, uint64_t begin, uint64_t end, uint8_t
     evolu_err e = meta_get(o, &m);
     if (e) return e;
     if (begin > end || end > m.size) return EVOLU_E_ARG;
-    uint8_t b[FP];
-    if ((e = prefix(o, &m, end, out)) || (e = prefix(o, &m, begin, b))) return e;
-    evolu_fingerprint_xor(out, b);
-    return EVOLU_OK;
+    if (begin == end) {
+        memset(out, 0, FP);
+        return EVOLU_OK;
+    }
+    return range_xor(o, &m, begin, end, out);
 }
 
 static evolu_err st_find_lower_bound(void *ctx, uint64_t begin, uint64_t end,
