@@ -30,16 +30,16 @@ extern "C" {
  * without allocating means re-scanning. Every scan step (a MessagePack marker,
  * 8 bytes of a key hashed or compared) is charged to a budget of
  *     EVOLU_JSON_WORK_BASE + EVOLU_JSON_WORK_FACTOR * (bytes of input)
- * steps, so a hostile 1 MB payload costs at most ~80 M cheap steps; input that
+ * steps, so a hostile 1 MB payload costs at most ~40 M cheap steps; input that
  * needs more is rejected with EVOLU_E_LIMIT. What TypeScript peers send (keys
  * in JS order, unique) costs one walk over each map of two or more entries
  * per 64 of its named keys (see json_keys.c). Inputs that 8.11.0 accepts but
- * that hit the budget: a map with more than about 20,000 keys (fewer if the
- * keys are long), data nested in maps more than ~64 deep around most of its
+ * that hit the budget: a map with more than about 14,000 keys (fewer if the
+ * keys are long), data nested in maps more than ~32 deep around most of its
  * items, and maps with out-of-order or duplicate keys (never sent by TS
  * encoders) with more than a few hundred entries. */
-#define EVOLU_JSON_WORK_BASE (16u * 1024u * 1024u)
-#define EVOLU_JSON_WORK_FACTOR 64u
+#define EVOLU_JSON_WORK_BASE (8u * 1024u * 1024u)
+#define EVOLU_JSON_WORK_FACTOR 32u
 /* Maps with out-of-order or duplicate keys nested inside one another deeper
  * than this are rejected with EVOLU_E_LIMIT (never produced by TS encoders). */
 #define EVOLU_JSON_MAX_SLOW_MAPS 8
@@ -77,7 +77,7 @@ evolu_err evolu_msgpack_get_number(evolu_reader *r, double *out);
  * and 8.11.0 can encode the value: false for nesting deeper than
  * EVOLU_JSON_MAX_DEPTH (where 8.11.0's encoder throws), for text that is not
  * valid UTF-8 (a C string of invalid UTF-8 is no JS string), and for n >
- * UINT32_MAX. Iterative, ~1 KB of stack; time is linear for ordinary data,
+ * UINT32_MAX. Iterative, ~3 KB of stack; time is linear for ordinary data,
  * O(n * (nesting depth + keys per object / 64)) at worst. */
 bool evolu_json_is_canonical(const uint8_t *s, size_t n);
 
@@ -101,7 +101,8 @@ evolu_err evolu_json_to_msgpack(const uint8_t *s, size_t n, evolu_writer *w);
  * exceeded, see above; input over UINT32_MAX bytes), EVOLU_E_ARG (w NULL). On
  * error r is unchanged and w may hold partial output. A full buffer is not an
  * error of this function: w's sticky error reports it, and w->len is the
- * length the text needs (a cap-0 writer measures). ~6 KB of stack. */
+ * length the text needs (a cap-0 writer measures). Iterative, ~7 KB of stack
+ * (a 5-byte record per nesting level plus number formatting). */
 evolu_err evolu_msgpack_to_json(evolu_reader *r, evolu_writer *w);
 
 #ifdef __cplusplus
