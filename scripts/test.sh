@@ -3,7 +3,10 @@
 #   1. installs what is missing (scripts/deps.sh),
 #   2. builds with gcc (-O2 -Werror) and runs the suite there, printing the
 #      per-file vector counts,
-#   3. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer with
+#   3. cross-builds the core for a Cortex-M33 and runs the core's test programs
+#      under QEMU (mps2-an505), comparing their counts with the host's, and
+#      checks the device's flash/RAM budgets (scripts/device-test.sh),
+#   4. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer with
 #      the libFuzzer targets, and runs the whole suite again there - unit and
 #      vector tests, the freestanding-core check and a short run of every fuzzer.
 # The output ends with CTest's summary of that last run.
@@ -26,6 +29,9 @@ ctest --test-dir build/gcc -j"$jobs" --output-on-failure >build/gcc-test.log 2>&
 grep -E '^SKIP ' build/gcc/Testing/Temporary/LastTest.log | sort -u || true
 build/gcc/tests/vectors_summary build/gcc/vector-counts
 grep 'tests passed' build/gcc-test.log
+
+echo "== device: Cortex-M33 cross build, size budgets, core tests under QEMU"
+scripts/device-test.sh
 
 echo "== clang build with ASan + UBSan and libFuzzer (fuzzing ${fuzz_secs}s per target)"
 cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
