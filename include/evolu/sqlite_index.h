@@ -41,6 +41,12 @@
  * opened by path uses WAL with synchronous=NORMAL, so a crash or power loss
  * loses at most the last committed batches, never consistency.
  *
+ * Changes: SQLite cannot lend its memory beyond a statement, so read_change
+ * copies each change into the arena the engine passes (the reply builder's
+ * arena - give it room for a whole reply, total_max bytes, on top of
+ * EVOLU_RBSR_ARENA_PER_RANGE per range) or, without an arena, into memory
+ * the index keeps until the owner's next write.
+ *
  * Not thread-safe: one index (and its handle) per thread.
  */
 #ifndef EVOLU_SQLITE_INDEX_H
