@@ -124,7 +124,6 @@ static int selfcheck(int argc, char **argv) {
     row_id[EVOLU_ID_CHARS] = 0;
     printf("2. a change at the next clock tick\n");
     hex("timestamp", tb, sizeof tb);
-    (void)0;
     printf("  %-22s insert todo %s {title: \"%s\", isCompleted: 0}\n", "change", row_id,
            (const char *)text);
 
@@ -197,7 +196,8 @@ static int selfcheck(int argc, char **argv) {
     if (e) return fail("decrypting the pushed change", e);
     printf("5. push message for the relay: %zu bytes, %zu change, write key %s\n", mw.len,
            included, mr.header.has_write_key ? "included" : "missing");
-    hex("header", msg, evolu_header_len(&mr.header) < 24 ? evolu_header_len(&mr.header) : 24);
+    /* version, owner id and type only: the bytes after them carry the write key. */
+    hex("version, owner, type", msg, 18);
     port->memzero(port->ctx, plain, sizeof plain);
     port->memzero(port->ctx, arena, sizeof arena);
     evolu_owner_wipe(port, &owner);
