@@ -6,7 +6,7 @@
 set -eu
 what=${1:-test}
 
-pkgs="build-essential cmake pkg-config libsodium-dev libsqlite3-dev python3-mnemonic"
+pkgs="build-essential cmake pkg-config libsodium-dev libsqlite3-dev libwebsockets-dev python3-mnemonic"
 case "$what" in
   build) ;;
   test|all) pkgs="$pkgs clang libclang-rt-14-dev libcjson-dev" ;;
