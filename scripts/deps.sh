@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages evolu-c needs, if any are missing.
 # usage: scripts/deps.sh [build|test|all]   (default: test)
 #   build: compilers, CMake and the libraries the library and the demo link
-#   test:  build + clang's fuzzer runtime and cJSON for the vector tests
+#   test:  build + clang's fuzzer runtime, cJSON for the vector tests and npm
+#          (which bootstraps Node 24 for the interop tests)
 set -eu
 what=${1:-test}
 
@@ -19,6 +20,11 @@ for p in $pkgs; do
     missing="$missing $p"
   fi
 done
+# The interop tests need npm (it fetches Node 24 and the published Evolu
+# packages); Debian's npm is enough to bootstrap that.
+if [ "$what" != build ] && ! command -v npm >/dev/null 2>&1; then
+  missing="$missing npm"
+fi
 [ -z "$missing" ] && exit 0
 
 echo "Installing:$missing"

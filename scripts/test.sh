@@ -7,8 +7,10 @@
 #      under QEMU (mps2-an505), comparing their counts with the host's, and
 #      checks the device's flash/RAM budgets (scripts/device-test.sh),
 #   4. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer with
-#      the libFuzzer targets, and runs the whole suite again there - unit and
-#      vector tests, the freestanding-core check and a short run of every fuzzer.
+#      the libFuzzer targets, and runs the suite again there - unit, vector and
+#      system tests, the freestanding-core check and a short run of every fuzzer.
+#      The interop tests (Node 24 and the published TypeScript packages, set up
+#      by scripts/interop-setup.sh into a cache) run once, in the gcc build.
 # The output ends with CTest's summary of that last run.
 # Environment: EVOLU_FUZZ_SECONDS (default 10) - how long each fuzzer runs.
 set -eu
@@ -40,4 +42,4 @@ cmake --build build/asan -j"$jobs" -- --no-print-directory >build/asan-build.log
   cat build/asan-build.log; exit 1; }
 rm -f build/asan/vector-counts/*.counts
 cd "$root"
-ctest --test-dir build/asan -j"$jobs" --output-on-failure
+ctest --test-dir build/asan -j"$jobs" --output-on-failure -LE interop
