@@ -67,7 +67,12 @@ extern "C" {
     /* 90..99: owners */                                                           \
     X(EVOLU_E_MNEMONIC_WORD, 90, "mnemonic has an unknown word")                   \
     X(EVOLU_E_MNEMONIC_LENGTH, 91, "mnemonic must have 12, 15, 18, 21 or 24 words") \
-    X(EVOLU_E_MNEMONIC_CHECKSUM, 92, "mnemonic checksum does not match")
+    X(EVOLU_E_MNEMONIC_CHECKSUM, 92, "mnemonic checksum does not match")          \
+    /* 100..109: network transport */                                              \
+    X(EVOLU_E_CONNECT, 100, "cannot connect to the relay")                         \
+    X(EVOLU_E_CLOSED, 101, "connection to the relay was lost")                     \
+    X(EVOLU_E_TIMEOUT, 102, "timed out")                                           \
+    X(EVOLU_E_URL, 103, "invalid relay URL")
 
 typedef enum evolu_err {
 #define EVOLU_ERR_ENUM_(name, value, msg) name = value,
