@@ -47,6 +47,7 @@ extern "C" {
     X(EVOLU_E_INVALID, 37, "malformed data")                                       \
     X(EVOLU_E_SYSTEM_COLUMN, 38, "values contain a system column name")            \
     X(EVOLU_E_UTF8, 39, "invalid UTF-8")                                           \
+    X(EVOLU_E_CHECKSUM, 40, "checksum mismatch (corrupted frame or message)")      \
     /* 50..69: protocol */                                                         \
     X(EVOLU_E_VERSION, 50, "protocol version mismatch")                            \
     X(EVOLU_E_MESSAGE_TYPE, 51, "unexpected protocol message type")                \
