@@ -65,6 +65,10 @@ extern "C" {
     X(EVOLU_E_DECRYPT, 80, "decryption failed (wrong key or tampered data)")       \
     X(EVOLU_E_TIMESTAMP_MISMATCH, 81, "encrypted timestamp differs from the wire") \
     X(EVOLU_E_CRYPTO, 82, "cryptographic primitive failed")                        \
+    X(EVOLU_E_STREAM_TAMPERED, 83, "stream store data fails authentication")       \
+    X(EVOLU_E_STREAM_REPLAY, 84, "stream store index is older than the device state") \
+    X(EVOLU_E_STREAM_TRUNCATED, 85, "stream store index is truncated")             \
+    X(EVOLU_E_STREAM_ORDER, 86, "stream store chunk is out of place")              \
     /* 90..99: owners */                                                           \
     X(EVOLU_E_MNEMONIC_WORD, 90, "mnemonic has an unknown word")                   \
     X(EVOLU_E_MNEMONIC_LENGTH, 91, "mnemonic must have 12, 15, 18, 21 or 24 words") \
