@@ -17,7 +17,10 @@
  *
  * evolu_timestamp: each row has ownerId and t, level l = 1, count c = 1 and
  * h1/h2 = the two 48-bit halves of the timestamp's own fingerprint. This is a
- * flat (level-1) set; an RBSR index over it is separate work.
+ * flat (level-1) set kept for the layout; RBSR reads the same set from a
+ * counted B+-tree in this file (evolu_idx_owner, evolu_idx_node, see
+ * evolu/sqlite_index.h) that every write updates in the same transaction
+ * (evolu_client_db_store). A file without those tables is indexed on open.
  *
  * Application tables: ("id" text, "createdAt" any, "updatedAt" any,
  * "isDeleted" any, "ownerId" any, <columns> any, primary key (ownerId, id))
@@ -57,6 +60,7 @@
 #include "evolu/id.h"
 #include "evolu/owner.h"
 #include "evolu/port.h"
+#include "evolu/store.h"
 #include "evolu/timestamp.h"
 
 #ifdef __cplusplus
@@ -183,6 +187,11 @@ typedef struct evolu_mutation {
 evolu_err evolu_client_db_mutate(evolu_client_db *db, const evolu_owner *owner,
                                  const evolu_mutation *mutations, size_t n,
                                  uint8_t (*ids_out)[EVOLU_ID_BYTES]);
+
+/* --- sync (spec 6) ---------------------------------------------------------------- */
+
+/* An evolu_store (evolu/store.h) over owner's set in this database, for the RBSR engine (evolu_client_handle): size / fingerprint / lower bound / iterate / read_change come from the O(log N) index; write_messages decrypts and applies the batch with evolu_client_db_apply semantics and indexes it, all in one transaction. Local mutations (evolu_client_db_mutate) are indexed too. owner must outlive the store; valid until close. */
+evolu_err evolu_client_db_store(evolu_client_db *db, const evolu_owner *owner, evolu_store *out);
 
 /* Releases quarantined rows whose table and column exist now (done already by
  * open and declare_table; exposed for callers that alter the schema by other

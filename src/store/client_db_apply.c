@@ -7,6 +7,7 @@
 
 #include "client_db_internal.h"
 #include "evolu/protocol.h"
+#include "sqlite_index_internal.h"
 
 #define MAX_SAFE_INTEGER 9007199254740991.0
 
@@ -158,6 +159,9 @@ static evolu_err record_timestamp(evolu_client_db *db, const uint8_t owner_id[EV
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return EVOLU_E_STORAGE;
+    /* every stamp of the set goes into the RBSR index (the caller's batch) */
+    evolu_err e = sidx_keys_add(db->idx, ts, fp, enc ? enc_len : 0);
+    if (e != EVOLU_OK) return e;
     if (!enc) return EVOLU_OK;
     if (enc_len > (size_t)INT32_MAX) return EVOLU_E_LIMIT;
     st = db->st[CDB_ST_MSG_INSERT];
@@ -357,6 +361,7 @@ evolu_err evolu_client_db_apply(evolu_client_db *db, const evolu_owner *owner,
         size_t lo = 0, hi = 0;
         e = cdb_exec(db, "begin immediate");
         bool began = e == EVOLU_OK;
+        bool keys = began && (e = sidx_keys_begin(db->idx, owner->id)) == EVOLU_OK;
         for (i = 0; e == EVOLU_OK && i < n; i++) {
             e = cdb_apply_change(db, owner->id, &messages[i].timestamp, &d[i].change,
                                  messages[i].change, messages[i].change_len);
@@ -371,6 +376,10 @@ evolu_err evolu_client_db_apply(evolu_client_db *db, const evolu_owner *owner,
             e = cdb_update_usage(db, owner->id, first, last);
         }
         if (e == EVOLU_OK) e = cdb_store_clock(db, &clock);
+        if (keys) {
+            evolu_err ke = sidx_keys_end(db->idx, e == EVOLU_OK);
+            if (e == EVOLU_OK) e = ke;
+        }
         if (e == EVOLU_OK) e = cdb_exec(db, "commit");
         if (e != EVOLU_OK && began) cdb_exec(db, "rollback");
         if (e == EVOLU_OK) db->clock = clock;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "evolu/client_db.h"
+#include "evolu/sqlite_index.h"
 
 /* An application table as the database has it (names as declared). */
 typedef struct cdb_table {
@@ -33,8 +34,16 @@ enum {
     CDB_ST_COUNT
 };
 
+/* An RBSR store over one owner's set (client_db_store.c). */
+typedef struct cdb_store cdb_store;
+
 struct evolu_client_db {
     sqlite3 *db;
+    /* the O(log N) index of every timestamp in evolu_timestamp, per owner,
+     * over evolu_message (its tables evolu_idx_owner/evolu_idx_node live in
+     * this file) */
+    evolu_sqlite_index *idx;
+    cdb_store *stores;
     const evolu_port *port;
     evolu_timestamp clock;
     cdb_table *tables;
@@ -84,6 +93,13 @@ evolu_err cdb_changed_add(evolu_client_db *db, const char *table);
 void cdb_changed_clear(evolu_client_db *db);
 /* Calls the callback with the changed tables and clears the set. */
 void cdb_changed_notify(evolu_client_db *db);
+
+/* --- the RBSR store and its index (client_db_store.c) --- */
+/* Opens db->idx on the handle; builds the index from evolu_timestamp when
+ * the file has none yet (a database made before the index existed). */
+evolu_err cdb_index_open(evolu_client_db *db);
+/* Closes the index and frees the stores. */
+void cdb_index_close(evolu_client_db *db);
 
 /* --- quarantine (client_db_quarantine.c) --- */
 evolu_err cdb_quarantine_insert(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],

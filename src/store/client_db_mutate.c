@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "client_db_internal.h"
+#include "sqlite_index_internal.h"
 
 static bool is_synced_kind(evolu_mutation_kind k) {
     return k == EVOLU_MUTATION_INSERT || k == EVOLU_MUTATION_UPSERT ||
@@ -162,6 +163,7 @@ evolu_err evolu_client_db_mutate(evolu_client_db *db, const evolu_owner *owner,
     }
     bool began = false;
     if (e == EVOLU_OK) began = (e = cdb_exec(db, "begin immediate")) == EVOLU_OK;
+    bool keys = began && (e = sidx_keys_begin(db->idx, owner->id)) == EVOLU_OK;
     bool any_synced = false;
     uint8_t first[EVOLU_TIMESTAMP_BYTES], last[EVOLU_TIMESTAMP_BYTES];
     for (size_t i = 0; e == EVOLU_OK && i < n; i++) {
@@ -180,6 +182,10 @@ evolu_err evolu_client_db_mutate(evolu_client_db *db, const evolu_owner *owner,
     }
     if (e == EVOLU_OK && any_synced) e = cdb_update_usage(db, owner->id, first, last);
     if (e == EVOLU_OK && any_synced) e = cdb_store_clock(db, &clock);
+    if (keys) {
+        evolu_err ke = sidx_keys_end(db->idx, e == EVOLU_OK);
+        if (e == EVOLU_OK) e = ke;
+    }
     if (e == EVOLU_OK && began) e = cdb_exec(db, "commit");
     if (e != EVOLU_OK && began) cdb_exec(db, "rollback");
     if (e == EVOLU_OK) {

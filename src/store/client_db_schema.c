@@ -280,6 +280,7 @@ evolu_err evolu_client_db_open(const char *path, const evolu_port *port,
     sqlite3_extended_result_codes(db->db, 1);
     if ((e = cdb_exec(db, "pragma journal_mode = wal")) != EVOLU_OK) goto fail;
     if ((e = load_or_create(db)) != EVOLU_OK) goto fail;
+    if ((e = cdb_index_open(db)) != EVOLU_OK) goto fail;
     for (int i = 0; i < CDB_ST_COUNT; i++) {
         if (sqlite3_prepare_v3(db->db, k_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
                                NULL) != SQLITE_OK) {
@@ -299,6 +300,7 @@ fail:
 void evolu_client_db_close(evolu_client_db *db) {
     if (!db) return;
     for (int i = 0; i < CDB_ST_COUNT; i++) sqlite3_finalize(db->st[i]);
+    cdb_index_close(db);
     free_tables(db);
     cdb_changed_clear(db);
     free(db->changed);

@@ -4,6 +4,7 @@
 #include "evolu/sqlite_index.h"
 
 #include <sqlite3.h>
+#include "sqlite_index_internal.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,8 @@ enum {
 /* Node rows live in a rowid table (ids shared by all owners): a node of up
  * to 2.8 KB then fits in one 4 KB page, where a WITHOUT ROWID table would
  * spill anything over ~1 KB into overflow pages. ?1 (the owner) is unused
- * by the node statements. */
+ * by the node statements. %w is the messages table (evolu_idx_message, or
+ * the caller's own table of the same shape, e.g. the client's evolu_message). */
 static const char *const SQL[Q_COUNT] = {
     "SELECT root, height, size, storedBytes FROM evolu_idx_owner WHERE ownerId = ?1",
     "INSERT OR REPLACE INTO evolu_idx_owner (ownerId, root, height, size, storedBytes) "
@@ -48,9 +50,9 @@ static const char *const SQL[Q_COUNT] = {
     "SELECT data FROM evolu_idx_node WHERE id = ?2",
     "UPDATE evolu_idx_node SET data = ?3 WHERE id = ?2",
     "INSERT INTO evolu_idx_node (data) VALUES (x'')",
-    "INSERT OR IGNORE INTO evolu_idx_message (ownerId, timestamp, change) VALUES (?1, ?2, ?3)",
-    "SELECT change FROM evolu_idx_message WHERE ownerId = ?1 AND timestamp = ?2",
-    "SELECT count(*), coalesce(sum(length(change)), 0) FROM evolu_idx_message "
+    "INSERT OR IGNORE INTO \"%w\" (ownerId, timestamp, change) VALUES (?1, ?2, ?3)",
+    "SELECT change FROM \"%w\" WHERE ownerId = ?1 AND timestamp = ?2",
+    "SELECT count(*), coalesce(sum(length(change)), 0) FROM \"%w\" "
     "WHERE ownerId = ?1",
     "SAVEPOINT evolu_idx_write",
     "RELEASE evolu_idx_write",
@@ -62,7 +64,8 @@ static const char SCHEMA[] =
     "root INTEGER NOT NULL, height INTEGER NOT NULL, size INTEGER NOT NULL, "
     "storedBytes INTEGER NOT NULL) STRICT;"
     "CREATE TABLE IF NOT EXISTS evolu_idx_node (id INTEGER PRIMARY KEY, data BLOB NOT NULL) "
-    "STRICT;"
+    "STRICT;";
+static const char SCHEMA_MESSAGES[] =
     "CREATE TABLE IF NOT EXISTS evolu_idx_message (ownerId BLOB NOT NULL, "
     "timestamp BLOB NOT NULL, change BLOB NOT NULL, PRIMARY KEY (ownerId, timestamp)) "
     "STRICT, WITHOUT ROWID;";
@@ -107,6 +110,10 @@ struct evolu_sqlite_index {
     uint32_t n_cache;
     uint64_t clock;
     bool batching;
+    /* a tree-only batch of the caller (sidx_keys_begin .. sidx_keys_end) */
+    owner *keys_owner;
+    meta keys_meta;
+    uint64_t keys_old_size;
 };
 
 /* --- statements ------------------------------------------------------------------- */
@@ -730,6 +737,7 @@ static evolu_err write_batch(owner *o, const evolu_store_batch *batch) {
 static evolu_err st_write_messages(void *ctx, const evolu_store_batch *batch) {
     owner *o = ctx;
     evolu_sqlite_index *x = o->idx;
+    if (x->keys_owner) return EVOLU_E_STATE; /* inside a tree-only batch */
     held_free(o); /* the store is being written: earlier changes may go */
     evolu_err e = exec_q(x, Q_SP_BEGIN);
     if (e) return e;
@@ -752,7 +760,7 @@ static evolu_err st_write_messages(void *ctx, const evolu_store_batch *batch) {
 
 /* --- open, close, owners ------------------------------------------------------------------ */
 
-static evolu_err setup(const evolu_port *port, sqlite3 *db, bool own_db,
+static evolu_err setup(const evolu_port *port, sqlite3 *db, bool own_db, const char *msg_table,
                        evolu_sqlite_index **out) {
     evolu_sqlite_index *x = calloc(1, sizeof *x);
     if (!x) {
@@ -765,10 +773,19 @@ static evolu_err setup(const evolu_port *port, sqlite3 *db, bool own_db,
     x->cache = malloc(CACHE * sizeof *x->cache);
     evolu_err e = x->cache ? EVOLU_OK : EVOLU_E_NOMEM;
     if (!e && sqlite3_exec(db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) e = EVOLU_E_STORAGE;
-    for (int i = 0; !e && i < Q_COUNT; i++)
-        if (sqlite3_prepare_v3(db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &x->q[i], NULL) !=
+    if (!e && !msg_table && sqlite3_exec(db, SCHEMA_MESSAGES, NULL, NULL, NULL) != SQLITE_OK)
+        e = EVOLU_E_STORAGE;
+    for (int i = 0; !e && i < Q_COUNT; i++) {
+        char *sql = sqlite3_mprintf(SQL[i], msg_table ? msg_table : "evolu_idx_message");
+        if (!sql) {
+            e = EVOLU_E_NOMEM;
+            break;
+        }
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &x->q[i], NULL) !=
             SQLITE_OK)
             e = EVOLU_E_STORAGE;
+        sqlite3_free(sql);
+    }
     if (e) {
         evolu_sqlite_index_close(x);
         return e;
@@ -781,7 +798,14 @@ evolu_err evolu_sqlite_index_open_db(const evolu_port *port, sqlite3 *db,
                                      evolu_sqlite_index **out) {
     *out = NULL;
     if (!port || !port->sha256 || !db) return EVOLU_E_ARG;
-    return setup(port, db, false, out);
+    return setup(port, db, false, NULL, out);
+}
+
+evolu_err sidx_open_db_messages(const evolu_port *port, sqlite3 *db, const char *msg_table,
+                                evolu_sqlite_index **out) {
+    *out = NULL;
+    if (!port || !port->sha256 || !db || !msg_table) return EVOLU_E_ARG;
+    return setup(port, db, false, msg_table, out);
 }
 
 evolu_err evolu_sqlite_index_open_path(const evolu_port *port, const char *path,
@@ -798,7 +822,7 @@ evolu_err evolu_sqlite_index_open_path(const evolu_port *port, const char *path,
         sqlite3_close(db);
         return EVOLU_E_STORAGE;
     }
-    return setup(port, db, true, out);
+    return setup(port, db, true, NULL, out);
 }
 
 void evolu_sqlite_index_close(evolu_sqlite_index *x) {
@@ -859,6 +883,46 @@ evolu_err evolu_sqlite_index_owner_usage(evolu_sqlite_index *x,
     if (size) *size = m.size;
     if (stored_bytes) *stored_bytes = m.stored;
     return EVOLU_OK;
+}
+
+/* --- tree-only batches (sqlite_index_internal.h) ----------------------------------------- */
+
+evolu_err sidx_keys_begin(evolu_sqlite_index *x, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES]) {
+    if (x->batching) return EVOLU_E_STATE;
+    owner *o = owner_find(x, owner_id);
+    if (!o) return EVOLU_E_NOMEM;
+    held_free(o); /* the store is being written: earlier changes may go */
+    evolu_err e = meta_get(o, &x->keys_meta);
+    if (e) return e;
+    x->keys_owner = o;
+    x->keys_old_size = x->keys_meta.size;
+    x->batching = true;
+    x->n_cache = 0;
+    return EVOLU_OK;
+}
+
+evolu_err sidx_keys_add(evolu_sqlite_index *x, const uint8_t key[TS], const uint8_t fp[FP],
+                        size_t change_len) {
+    if (!x->keys_owner) return EVOLU_E_STATE;
+    evolu_err e = tree_insert(x->keys_owner, &x->keys_meta, key, fp);
+    if (e) return e;
+    x->keys_meta.size++;
+    x->keys_meta.stored += change_len;
+    return EVOLU_OK;
+}
+
+evolu_err sidx_keys_end(evolu_sqlite_index *x, bool commit) {
+    owner *o = x->keys_owner;
+    if (!o) return EVOLU_E_STATE;
+    x->keys_owner = NULL;
+    evolu_err e = EVOLU_OK;
+    if (commit && x->keys_meta.size != x->keys_old_size) {
+        e = cache_flush(o);
+        if (!e) e = meta_put(o, &x->keys_meta);
+    }
+    x->batching = false; /* on failure the caller's rollback drops the rows */
+    x->n_cache = 0;
+    return e;
 }
 
 /* --- verify (tests) ------------------------------------------------------------------------ */
