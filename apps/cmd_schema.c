@@ -49,6 +49,7 @@ static bool parse_def(char *def, char **table, char ***cols, size_t *n) {
         char *c = trim(tok);
         if (!*c || strchr(c, '(') || strchr(c, ')')) {
             free(*cols);
+            *cols = NULL;
             return false;
         }
         (*cols)[(*n)++] = c;
@@ -56,6 +57,7 @@ static bool parse_def(char *def, char **table, char ***cols, size_t *n) {
     /* "a,,b" or a trailing comma */
     if (*n != cap) {
         free(*cols);
+        *cols = NULL;
         return false;
     }
     return true;
