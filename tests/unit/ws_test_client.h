@@ -100,7 +100,8 @@ static inline int wsc_connect(int port, const char *path, int *status) {
         if (len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4)) break;
     }
     head[len] = 0;
-    if (sscanf(head, "HTTP/1.1 %d", status) != 1) *status = 0;
+    int minor;
+    if (sscanf(head, "HTTP/1.%d %d", &minor, status) != 2) *status = 0;
     if (*status != 101) {
         close(fd);
         return -1;
