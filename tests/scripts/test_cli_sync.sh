@@ -1,0 +1,137 @@
+#!/bin/sh
+# test_cli_sync.sh - `evolu sync` and `evolu watch` end to end against
+# `evolu relay --port 0` on 127.0.0.1: two databases of one owner converge,
+# watch prints Broadcasts live, offline mutations go out on the next sync,
+# an unreachable relay fails with exit 1, and watch reconnects after the
+# relay restarts. Every process started is bounded by `timeout` and stopped
+# by its own PID.
+# usage: sh test_cli_sync.sh BUILD_DIR PATH_TO_evolu
+set -u
+E=${2:?usage: test_cli_sync.sh BUILD_DIR EVOLU}
+T=$(mktemp -d "${TMPDIR:-/tmp}/evolu-sync-XXXXXX")
+RELAY_PID=; WATCH_PID=
+cleanup() {
+    [ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
+    [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0; checks=0
+ok() { checks=$((checks + 1)); }
+bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*" >&2; }
+run() { # WANT-RC CMD...
+    want=$1; shift
+    "$@" >"$T/out" 2>"$T/err"; got=$?
+    if [ "$got" = "$want" ]; then ok; else bad "exit $got (want $want): $* : $(cat "$T/err")"; fi
+}
+same() { # A B what
+    if [ "$1" = "$2" ]; then ok; else bad "$3 differ"; printf 'A:\n%s\nB:\n%s\n' "$1" "$2" >&2; fi
+}
+
+# start_relay [PORT]: sets RELAY_PID and URL
+start_relay() {
+    : >"$T/relay.out"
+    timeout 120 "$E" relay --port "${1:-0}" --db "$T/relay.db" >"$T/relay.out" 2>"$T/relay.err" &
+    RELAY_PID=$!
+    n=0
+    while ! grep -q '^listening on ' "$T/relay.out" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    URL=$(sed -n 's/^listening on //p' "$T/relay.out")
+    [ -n "$URL" ] || { echo "relay did not start: $(cat "$T/relay.err")" >&2; exit 1; }
+}
+stop_relay() { kill "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null; RELAY_PID=; }
+
+start_relay
+PORT=${URL##*:}
+A="$T/a.db"; B="$T/b.db"
+M=$("$E" -d "$A" owner new)
+"$E" -d "$B" owner restore "$M" || bad "restore"
+"$E" -d "$A" schema "todo(title, isCompleted, data)" >/dev/null
+"$E" -d "$B" schema "todo(title, isCompleted)" >/dev/null  # B lacks "data" at first
+
+Q="select id, title, isCompleted, data, isDeleted, createdAt, updatedAt from todo order by id"
+for v in '"x"' '"{\"a\":1}"' '""' '1' '-2.5' '1e21' 'null' '"🐎"'; do
+    "$E" -d "$A" insert todo "{\"title\":$v,\"isCompleted\":false}" >/dev/null || bad "insert $v"
+done
+R=$("$E" -d "$A" insert todo '{"title":"bytes","data":{"$bytes":"00ff"}}')
+run 0 timeout 30 "$E" -d "$A" sync "$URL" --timeout 20
+run 0 timeout 30 "$E" -d "$B" sync "$URL" --timeout 20
+"$E" -d "$B" schema "todo(data)" >/dev/null      # quarantined values appear
+same "$("$E" -d "$A" query "$Q")" "$("$E" -d "$B" query "$Q")" "rows after sync A->B"
+[ "$("$E" -d "$B" query "select count(*) as n from todo" )" = '{"n":9}' ] && ok || bad "B has not 9 rows"
+
+# B edits and deletes, A gets it
+"$E" -d "$B" update todo "$R" '{"title":"edited on B"}' || bad "update"
+"$E" -d "$B" delete todo "$R" || bad "delete"
+run 0 timeout 30 "$E" -d "$B" sync "$URL" --timeout 20
+run 0 timeout 30 "$E" -d "$A" sync "$URL" --timeout 20
+same "$("$E" -d "$A" query "$Q")" "$("$E" -d "$B" query "$Q")" "rows after B's edit"
+[ "$("$E" -d "$A" query "select title, isDeleted from todo where id = '$R'")" = '{"title":"edited on B","isDeleted":1}' ] && ok || bad "A lacks B's edit"
+
+# a second sync with nothing new converges too
+run 0 timeout 30 "$E" -d "$A" sync "$URL" --timeout 20
+
+# bulk: more than one message of 1 MB in total forces continuation rounds
+i=0; pad=$(head -c 3000 /dev/zero | tr '\0' 'p')
+while [ $i -lt 600 ]; do
+    printf '{"title":"%s-%d"}\n' "$pad" "$i"; i=$((i + 1))
+done >"$T/bulk"
+while read -r line; do "$E" -d "$A" insert todo "$line" >/dev/null; done <"$T/bulk"
+run 0 timeout 60 "$E" -d "$A" sync "$URL" --timeout 50
+run 0 timeout 60 "$E" -d "$B" sync "$URL" --timeout 50
+same "$("$E" -d "$A" query "$Q")" "$("$E" -d "$B" query "$Q")" "rows after bulk"
+
+# watch: B stays connected and prints A's change as it arrives
+timeout 60 "$E" -d "$B" watch "$URL" >"$T/watch.out" 2>"$T/watch.err" &
+WATCH_PID=$!
+n=0; while ! grep -q '^watching ' "$T/watch.err" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+grep -q "^watching $("$E" -d "$B" owner show)\$" "$T/watch.err" && ok || bad "watch did not log 'watching <ownerId>': $(cat "$T/watch.err")"
+[ -s "$T/watch.out" ] && bad "watch printed before any change" || ok
+L=$("$E" -d "$A" insert todo '{"title":"live!"}')
+run 0 timeout 30 "$E" -d "$A" sync "$URL" --timeout 20
+n=0; while ! grep -q '"live!"' "$T/watch.out" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+grep -qx "{\"table\":\"todo\",\"id\":\"$L\",\"column\":\"title\",\"value\":\"live!\"}" "$T/watch.out" && ok || bad "watch output: $(cat "$T/watch.out")"
+
+# the relay restarts on the same port: watch reconnects and sees new changes
+stop_relay
+sleep 0.5
+start_relay "$PORT"
+L2=$("$E" -d "$A" insert todo '{"title":"after restart"}')
+run 0 timeout 30 "$E" -d "$A" sync "$URL" --timeout 20
+n=0; while ! grep -q '"after restart"' "$T/watch.out" && [ $n -lt 200 ]; do sleep 0.1; n=$((n + 1)); done
+grep -q "\"id\":\"$L2\",\"column\":\"title\",\"value\":\"after restart\"" "$T/watch.out" && ok || bad "watch missed the change after the relay restarted: $(cat "$T/watch.err")"
+kill -TERM "$WATCH_PID"; wait "$WATCH_PID"; rc=$?; WATCH_PID=
+[ "$rc" = 0 ] && ok || bad "watch exit $rc on SIGTERM"
+
+# watch --timeout ends by itself with 0
+run 0 timeout 30 "$E" -d "$B" watch "$URL" --timeout 1
+
+# offline mutation, relay away: sync fails with exit 1 and a reason, nothing is lost
+stop_relay
+O=$("$E" -d "$A" insert todo '{"title":"offline"}')
+run 1 timeout 30 "$E" -d "$A" sync "$URL" --timeout 10
+grep -q "unreachable" "$T/err" && ok || bad "no reason for the unreachable relay: $(cat "$T/err")"
+start_relay "$PORT"
+run 0 timeout 30 "$E" -d "$A" sync "$URL" --timeout 20
+run 0 timeout 30 "$E" -d "$B" sync "$URL" --timeout 20
+[ "$("$E" -d "$B" query "select title from todo where id = '$O'")" = '{"title":"offline"}' ] && ok || bad "offline mutation lost"
+same "$("$E" -d "$A" query "$Q")" "$("$E" -d "$B" query "$Q")" "rows at the end"
+
+# a silent peer (a TCP listener that never answers): timeout, exit 1
+if command -v python3 >/dev/null 2>&1; then
+    timeout 30 python3 -c '
+import socket,time,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1",0)); s.listen(5); print(s.getsockname()[1], flush=True)
+c=[]
+while True:
+    a,_=s.accept(); c.append(a)
+' >"$T/silent.port" &
+    SILENT_PID=$!
+    n=0; while [ ! -s "$T/silent.port" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+    run 1 timeout 30 "$E" -d "$A" sync "ws://127.0.0.1:$(cat "$T/silent.port")" --timeout 2
+    kill "$SILENT_PID" 2>/dev/null; wait "$SILENT_PID" 2>/dev/null
+fi
+
+echo "CHECKS test_cli_sync: $checks checked, $fails failed"
+[ "$fails" = 0 ]
