@@ -27,6 +27,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/evolu-interop.XXXXXX")
 PIDS=""
 cleanup() {
   rc=$?
+  for p in $WATCHDOGS; do
+    kill -TERM "$p" 2>/dev/null || true
+  done
   for p in $PIDS; do
     if kill -0 "$p" 2>/dev/null; then
       kill -TERM "$p" 2>/dev/null || true
@@ -62,16 +65,29 @@ sh "$ROOT/scripts/interop-setup.sh" >"$WORK/setup.log" 2>&1 || {
 [ -x "$NODE" ] || fail "no Node at $NODE"
 [ -x "$EVOLU" ] || fail "no evolu program at $EVOLU"
 
-# bg NAME SECONDS CMD...: start CMD in the background, bounded to SECONDS
-# (timeout(1) sends it SIGTERM, then SIGKILL 5 s later); stdout in
-# $WORK/NAME.out, stderr in $WORK/NAME.err; its PID is in $BG_PID.
+# bg NAME SECONDS CMD...: start CMD in the background; stdout in
+# $WORK/NAME.out, stderr in $WORK/NAME.err; its PID is in $BG_PID. A watchdog
+# sends it SIGTERM after SECONDS (SIGKILL 5 s later), so nothing outlives the
+# test even if it hangs.
+WATCHDOGS=""
 bg() {
   name=$1
   secs=$2
   shift 2
-  timeout -k 5 "$secs" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   BG_PID=$!
   PIDS="$PIDS $BG_PID"
+  (
+    exec >/dev/null 2>&1
+    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+    sleep "$secs" &
+    sp=$!
+    wait "$sp"
+    kill -TERM "$BG_PID" 2>/dev/null || exit 0
+    sleep 5
+    kill -KILL "$BG_PID" 2>/dev/null
+  ) &
+  WATCHDOGS="$WATCHDOGS $!"
 }
 
 # stop PID: SIGTERM to one process we started, wait for it; returns its status.
