@@ -16,6 +16,7 @@
 #include "evolu/port_sodium.h"
 #include "evolu/protocol.h"
 #include "evolu/rbsr.h"
+#include "evolu/sqlite_index.h"
 #include "evolu/ws_server.h"
 
 static int g_fail, g_checks;
