@@ -48,9 +48,10 @@ typedef struct evolu_session_result {
     evolu_client_outcome outcome; /* the engine's view (status, version, cause) */
 } evolu_session_result;
 
-/* Creates a session for owner (copied; wiped on destroy) over db. read_only:
- * the owner has no write key (sync requests carry none, nothing is pushed).
- * The db and port must outlive the session. */
+/* Creates a session for owner over db. read_only: the owner has no write key
+ * (sync requests carry none, nothing is pushed). The db and port must outlive
+ * the session, and owner must outlive both the session and the db handle
+ * (the database's store keeps a pointer to it, evolu_client_db_store). */
 evolu_err evolu_session_create(evolu_client_db *db, const evolu_port *port,
                                const evolu_owner *owner, bool read_only,
                                evolu_session **out);

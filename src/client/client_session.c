@@ -18,7 +18,7 @@
 struct evolu_session {
     evolu_client_db *db;
     const evolu_port *port;
-    evolu_owner owner;
+    const evolu_owner *owner; /* the caller's: the database's store keeps a pointer */
     bool read_only;
     evolu_cstore *cs;
     evolu_msg_builder b;
@@ -41,7 +41,7 @@ evolu_err evolu_session_create(evolu_client_db *db, const evolu_port *port,
     if (!s) return EVOLU_E_NOMEM;
     s->db = db;
     s->port = port;
-    s->owner = *owner;
+    s->owner = owner;
     s->read_only = read_only;
     s->msgs = calloc(SESSION_MSGS_CAP, sizeof *s->msgs);
     s->ranges = calloc(SESSION_RANGES_CAP, sizeof *s->ranges);
@@ -52,7 +52,7 @@ evolu_err evolu_session_create(evolu_client_db *db, const evolu_port *port,
         evolu_session_destroy(s);
         return EVOLU_E_NOMEM;
     }
-    evolu_err e = evolu_cstore_open(db, port, &s->owner, &s->cs);
+    evolu_err e = evolu_cstore_open(db, port, s->owner, &s->cs);
     if (e) {
         evolu_session_destroy(s);
         return e;
@@ -66,10 +66,9 @@ evolu_err evolu_session_create(evolu_client_db *db, const evolu_port *port,
 void evolu_session_destroy(evolu_session *s) {
     if (!s) return;
     evolu_cstore_close(s->cs);
-    if (s->port) {
-        evolu_owner_wipe(s->port, &s->owner);
-        if (s->arena) s->port->memzero(s->port->ctx, s->arena, SESSION_ARENA);
-    }
+    /* frames and the builder's memory hold the write key (request headers) */
+    if (s->port && s->arena) s->port->memzero(s->port->ctx, s->arena, SESSION_ARENA);
+    if (s->port && s->out) s->port->memzero(s->port->ctx, s->out, EVOLU_PROTOCOL_MAX_SIZE);
     free(s->msgs);
     free(s->ranges);
     free(s->arena);
@@ -92,7 +91,7 @@ static evolu_err sync_request(evolu_session *s, uint8_t flag, const uint8_t **fr
                               size_t *len) {
     evolu_rbsr r;
     evolu_rbsr_init(&r, evolu_cstore_store(s->cs), false, NULL, 0);
-    evolu_err e = evolu_rbsr_sync_request(&r, &s->b, s->owner.id, flag);
+    evolu_err e = evolu_rbsr_sync_request(&r, &s->b, s->owner->id, flag);
     if (e == EVOLU_E_SYNC && r.cause) e = r.cause;
     if (!e) e = emit(s, frame, len);
     if (!e) s->in_flight++;
@@ -124,9 +123,9 @@ evolu_err evolu_session_receive(evolu_session *s, const uint8_t *in, size_t len,
     *frame_len = 0;
     if (s->stopped) return s->stopped;
     evolu_client_config cfg = {
-        .owner_id = s->owner.id,
+        .owner_id = s->owner->id,
         .store = evolu_cstore_store(s->cs),
-        .write_key = s->read_only ? NULL : s->owner.write_key,
+        .write_key = s->read_only ? NULL : s->owner->write_key,
         .input_max = EVOLU_PROTOCOL_MAX_SIZE_MAX,
         .scratch = s->scratch,
         .scratch_cap = SESSION_SCRATCH,
@@ -167,7 +166,7 @@ evolu_err evolu_session_push(evolu_session *s, const evolu_timestamp *since,
     if (e || !s->connected || s->stopped || s->read_only) return e;
 
     evolu_header h;
-    evolu_header_request(&h, s->owner.id, s->owner.write_key, EVOLU_SUBSCRIPTION_NONE);
+    evolu_header_request(&h, s->owner->id, s->owner->write_key, EVOLU_SUBSCRIPTION_NONE);
     e = evolu_msg_builder_begin(&s->b, &h, 0, 0);
     if (e) return e;
     uint8_t tb[EVOLU_TIMESTAMP_BYTES];
@@ -179,7 +178,7 @@ evolu_err evolu_session_push(evolu_session *s, const evolu_timestamp *since,
                            " and timestamp > ?2 order by timestamp",
                            -1, &st, NULL) != SQLITE_OK)
         return EVOLU_E_STORAGE;
-    sqlite3_bind_blob(st, 1, s->owner.id, EVOLU_OWNER_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 1, s->owner->id, EVOLU_OWNER_ID_BYTES, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, tb, EVOLU_TIMESTAMP_BYTES, SQLITE_STATIC);
     size_t added = 0;
     bool overflow = false;
@@ -231,7 +230,7 @@ evolu_err evolu_session_push(evolu_session *s, const evolu_timestamp *since,
 evolu_err evolu_session_unsubscribe(evolu_session *s, const uint8_t **frame, size_t *len) {
     if (!s || !frame || !len) return EVOLU_E_ARG;
     evolu_writer w = evolu_writer_make(s->out, EVOLU_PROTOCOL_MAX_SIZE);
-    evolu_err e = evolu_msg_encode_unsubscribe(&w, s->owner.id);
+    evolu_err e = evolu_msg_encode_unsubscribe(&w, s->owner->id);
     if (e) return e;
     *frame = s->out;
     *len = w.len;
@@ -258,4 +257,4 @@ evolu_err evolu_session_error(const evolu_session *s, evolu_client_db_failure *f
     return s->stopped;
 }
 
-const uint8_t *evolu_session_owner_id(const evolu_session *s) { return s->owner.id; }
+const uint8_t *evolu_session_owner_id(const evolu_session *s) { return s->owner->id; }
