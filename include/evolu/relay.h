@@ -15,11 +15,19 @@
  *     the owner, after a successful write;
  *   - counters for the stats line.
  *
- * Durability: with synchronous_full (the default) SQLite commits a write with
- * an fsync of the WAL before evolu_relay_on_message hands out the reply, so a
- * write answered with errorCode 0 survives kill -9 and power loss. Without
- * it (synchronous=NORMAL) it still survives kill -9 of the process (the WAL
- * is in the kernel's page cache) but not a power loss.
+ * Durability: a reply is handed to send only after the write it answers is
+ * committed. With synchronous_full (the default) the commit fsyncs the WAL,
+ * so a write answered with errorCode 0 survives kill -9 and power loss.
+ * Without it (synchronous=NORMAL) it still survives kill -9 of the process
+ * (the WAL is in the kernel's page cache) but not a power loss.
+ *
+ * Group commit (group_commit, the default): the messages handled between two
+ * calls of evolu_relay_flush share one transaction, and their replies and
+ * Broadcasts are held until evolu_relay_flush has committed it. The network
+ * layer calls evolu_relay_flush after each round of socket events, so many
+ * concurrent writers cost one fsync instead of one each. If the commit
+ * fails, nothing of the batch is stored and every held reply becomes a
+ * Response with errorCode 2 (Broadcasts are dropped).
  *
  * Single-threaded: one relay is driven by one thread (the event loop).
  * Outgoing bytes are handed to the network layer as reference-counted
@@ -91,6 +99,7 @@ typedef struct evolu_relay_options {
     const uint8_t (*allow)[EVOLU_OWNER_ID_BYTES]; /* allow-list, n_allow entries */
     size_t n_allow;                /* 0 = every owner is allowed */
     bool synchronous_full;         /* fsync every commit (see above) */
+    bool group_commit;             /* one transaction per batch (see above) */
     size_t headroom;               /* bytes reserved before each buffer's data */
     evolu_relay_send_fn send;
     void *send_ctx;
@@ -99,7 +108,7 @@ typedef struct evolu_relay_options {
     evolu_log_level log_level;     /* lines above this level are not formatted */
 } evolu_relay_options;
 
-/* Defaults: quota EVOLU_RELAY_DEFAULT_QUOTA, synchronous_full, no
+/* Defaults: quota EVOLU_RELAY_DEFAULT_QUOTA, synchronous_full, group_commit, no
  * allow-list, level info. port, db_path and send must still be set. */
 void evolu_relay_options_default(evolu_relay_options *o);
 
@@ -152,6 +161,16 @@ typedef struct evolu_relay_result {
 evolu_err evolu_relay_on_message(evolu_relay *r, evolu_relay_conn *c, const uint8_t *bytes,
                                  size_t len, evolu_relay_result *out);
 
+/* Commits the current batch (if any) and hands its held replies and
+ * Broadcasts to send, in order. Without group commit it does nothing.
+ * EVOLU_E_STORAGE if the commit failed (the replies were turned into
+ * errorCode 2). Call it from the loop after each round of events, and
+ * before reading the database from elsewhere. */
+evolu_err evolu_relay_flush(evolu_relay *r);
+
+/* Messages whose replies are held for the next flush. */
+size_t evolu_relay_pending(const evolu_relay *r);
+
 /* Counters. The stored totals are read from the database when asked. */
 typedef struct evolu_relay_stats {
     uint64_t connections;        /* open now */
@@ -173,6 +192,8 @@ typedef struct evolu_relay_stats {
     uint64_t quota_errors;       /* errorCode 3 */
     uint64_t sync_errors;        /* errorCode 4 */
     uint64_t internal_errors;    /* e.g. out of memory: no reply */
+    uint64_t commits;            /* group commits */
+    uint64_t commit_failures;
 } evolu_relay_stats;
 
 evolu_err evolu_relay_get_stats(evolu_relay *r, evolu_relay_stats *out);

@@ -422,6 +422,7 @@ static void emit_stats(evolu_ws_server *s) {
 void evolu_ws_server_run(evolu_ws_server *s) {
     while (!atomic_load(&s->stop_req)) {
         if (lws_service(s->ctx, 0) < 0) break;
+        evolu_relay_flush(s->relay); /* group commit, then the replies go out */
         if (atomic_exchange(&s->stats_req, 0)) emit_stats(s);
     }
     /* Shutdown: no new connections; flush queues, close everyone with 1000. */
@@ -435,8 +436,11 @@ void evolu_ws_server_run(evolu_ws_server *s) {
         lws_callback_on_writable(ss->wsi);
     }
     lws_usec_t deadline = lws_now_usecs() + SHUTDOWN_US;
-    while (s->n_sess > 0 && lws_now_usecs() < deadline)
+    evolu_relay_flush(s->relay);
+    while (s->n_sess > 0 && lws_now_usecs() < deadline) {
         if (lws_service(s->ctx, 0) < 0) break;
+        evolu_relay_flush(s->relay);
+    }
 }
 
 void evolu_ws_server_destroy(evolu_ws_server *s) {

@@ -64,6 +64,7 @@ void evolu_relay_options_default(evolu_relay_options *o) {
     memset(o, 0, sizeof *o);
     o->quota_bytes = EVOLU_RELAY_DEFAULT_QUOTA;
     o->synchronous_full = true;
+    o->group_commit = true;
     o->log_level = EVOLU_LOG_INFO;
 }
 
@@ -181,7 +182,8 @@ static void cb_broadcast(void *ctx, const evolu_msg_reader *req) {
                 for (size_t i = 0; i < s->n; i++) {
                     if (s->conns[i] == r->cur) continue;
                     evolu_relay_buf_ref(buf);
-                    r->o.send(r->o.send_ctx, s->conns[i], buf);
+                    evolu_relay_deliver(r, s->conns[i], buf, RELAY_HELD_BROADCAST,
+                                        req->header.owner_id);
                     r->st.broadcasts++;
                     if (r->cur_out) r->cur_out->broadcasts++;
                 }
@@ -290,6 +292,16 @@ evolu_err evolu_relay_open(const evolu_relay_options *o, evolu_relay **out) {
 
 void evolu_relay_close(evolu_relay *r) {
     if (!r) return;
+    /* Commit what is pending (never acknowledged, but harmless) and drop
+     * the held sends: the network is going away. */
+    if (r->in_tx) sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+    r->in_tx = false;
+    while (r->held) {
+        relay_held *h = r->held;
+        r->held = h->next;
+        evolu_relay_buf_unref(h->buf);
+        free(h);
+    }
     evolu_relay_subs_free(r);
     evolu_sqlite_index_close(r->idx);
     sqlite3_finalize(r->wk_get);
@@ -338,6 +350,13 @@ evolu_err evolu_relay_on_message(evolu_relay *r, evolu_relay_conn *c, const uint
         }
     }
 
+    if (r->o.group_commit && !r->in_tx) {
+        if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+            r->in_tx = true;
+        else
+            evolu_relay_log(r, EVOLU_LOG_WARN, "cannot begin a batch: %s; committing alone",
+                            sqlite3_errmsg(r->db));
+    }
     evolu_msg_builder b;
     evolu_msg_builder_init(&b, r->msgs, RELAY_MSGS_CAP, r->ranges, RELAY_RANGES_CAP, r->arena,
                            r->arena_cap);
@@ -400,9 +419,11 @@ evolu_err evolu_relay_on_message(evolu_relay *r, evolu_relay_conn *c, const uint
         return out->cause = EVOLU_E_NOMEM;
     }
     memcpy(buf->data, r->reply, w.len);
-    r->o.send(r->o.send_ctx, c, buf);
+    evolu_relay_deliver(r, c, buf, oc.version_reply ? RELAY_HELD_KEEP : RELAY_HELD_RESPONSE,
+                        h.owner_id);
     r->st.replies++;
     out->replied = true;
+    if (r->in_tx && ++r->batch_msgs >= RELAY_BATCH_MAX) evolu_relay_flush(r);
     evolu_relay_log(r, EVOLU_LOG_DEBUG, "conn %llu: owner %s: %zu bytes in, %zu bytes out, "
                     "errorCode %u, %zu broadcasts", cid, id, len, w.len, oc.error_code,
                     out->broadcasts);
@@ -412,6 +433,7 @@ evolu_err evolu_relay_on_message(evolu_relay *r, evolu_relay_conn *c, const uint
 /* --- stats ---------------------------------------------------------------------------- */
 
 evolu_err evolu_relay_get_stats(evolu_relay *r, evolu_relay_stats *out) {
+    evolu_relay_flush(r);
     *out = r->st;
     sqlite3_stmt *s = r->totals;
     evolu_err e = EVOLU_OK;
@@ -432,7 +454,8 @@ void evolu_relay_stats_format(const evolu_relay_stats *s, char *out, size_t cap)
              "messages_stored=%llu bytes_stored=%llu requests=%llu bytes_received=%llu "
              "replies=%llu broadcasts=%llu messages_written=%llu invalid=%llu "
              "not_allowed=%llu version_replies=%llu write_key_errors=%llu write_errors=%llu "
-             "quota_errors=%llu sync_errors=%llu internal_errors=%llu",
+             "quota_errors=%llu sync_errors=%llu internal_errors=%llu commits=%llu "
+             "commit_failures=%llu",
              (unsigned long long)s->connections, (unsigned long long)s->connections_total,
              (unsigned long long)s->subscriptions, (unsigned long long)s->owners,
              (unsigned long long)s->messages_stored, (unsigned long long)s->bytes_stored,
@@ -442,5 +465,6 @@ void evolu_relay_stats_format(const evolu_relay_stats *s, char *out, size_t cap)
              (unsigned long long)s->not_allowed, (unsigned long long)s->version_replies,
              (unsigned long long)s->write_key_errors, (unsigned long long)s->write_errors,
              (unsigned long long)s->quota_errors, (unsigned long long)s->sync_errors,
-             (unsigned long long)s->internal_errors);
+             (unsigned long long)s->internal_errors, (unsigned long long)s->commits,
+             (unsigned long long)s->commit_failures);
 }

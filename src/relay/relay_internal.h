@@ -28,6 +28,22 @@ struct evolu_relay_conn {
     size_t n_owners, cap_owners;
 };
 
+/* A reply or Broadcast held until the batch is committed. */
+typedef struct relay_held {
+    struct relay_held *next;
+    evolu_relay_conn *to;
+    evolu_relay_buf *buf;
+    uint8_t kind;                        /* RELAY_HELD_* */
+    uint8_t owner[EVOLU_OWNER_ID_BYTES];
+} relay_held;
+
+/* What becomes of a held send if the commit fails. */
+#define RELAY_HELD_BROADCAST 0u /* dropped */
+#define RELAY_HELD_RESPONSE 1u  /* replaced by errorCode 2 */
+#define RELAY_HELD_KEEP 2u      /* sent as is (the version reply: no write) */
+
+#define RELAY_BATCH_MAX 512u             /* messages per batch before an early flush */
+
 struct evolu_relay {
     evolu_relay_options o;
     uint8_t (*allow)[EVOLU_OWNER_ID_BYTES];
@@ -51,6 +67,11 @@ struct evolu_relay {
     uint64_t next_conn_id;
     relay_sub *subs[RELAY_SUB_BUCKETS];
     evolu_relay_stats st;
+    /* group commit */
+    bool in_tx;
+    size_t batch_msgs;
+    relay_held *held, *held_tail;
+    size_t n_held;
 };
 
 #define RELAY_MSGS_CAP 32768u
@@ -68,6 +89,11 @@ const relay_sub *evolu_relay_sub_find(const evolu_relay *r,
 void evolu_relay_subs_free(evolu_relay *r);
 
 /* relay.c */
+/* Sends buf to `to` now, or holds it for the commit (takes the reference). */
+void evolu_relay_deliver(evolu_relay *r, evolu_relay_conn *to, evolu_relay_buf *buf,
+                         uint8_t kind, const uint8_t owner[EVOLU_OWNER_ID_BYTES]);
+/* Drops what is held for c (it is closing). */
+void evolu_relay_drop_held(evolu_relay *r, const evolu_relay_conn *c);
 evolu_relay_buf *evolu_relay_buf_new(const evolu_relay *r, size_t len);
 
 #endif

@@ -124,6 +124,7 @@ evolu_relay_conn *evolu_relay_conn_open(evolu_relay *r, void *user) {
 
 void evolu_relay_conn_close(evolu_relay *r, evolu_relay_conn *c) {
     if (!c) return;
+    evolu_relay_drop_held(r, c);
     while (c->n_owners > 0) {
         uint8_t owner[EVOLU_OWNER_ID_BYTES];
         memcpy(owner, c->owners[c->n_owners - 1], sizeof owner);
