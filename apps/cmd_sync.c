@@ -104,6 +104,9 @@ static void on_status(void *ctx, size_t relay, evolu_status st, evolu_err e) {
         fprintf(stderr, "watching %s\n", s->owner_id);
     } else if (st == EVOLU_STATUS_DISCONNECTED && (s->watch || time(NULL) - s->started >= 2)) {
         fprintf(stderr, "evolu: %s; retrying\n", why(e));
+    } else if (st == EVOLU_STATUS_WAITING) {
+        fprintf(stderr, "evolu sync: still syncing after %ld s%s%s\n",
+                (long)(time(NULL) - s->started), e ? ": " : "", e ? why(e) : "");
     } else if (st == EVOLU_STATUS_STOPPED && s->watch) {
         fprintf(stderr, "evolu watch: stopped: %s\n", why(e));
     }

@@ -95,8 +95,9 @@ bool evolu_session_is_connected(const evolu_session *s);
 bool evolu_session_is_converged(const evolu_session *s);
 /* Requests sent and not yet answered. */
 unsigned evolu_session_in_flight(const evolu_session *s);
-/* Why the session stopped (EVOLU_OK if it has not). For a refused batch,
- * *failure (may be NULL) tells which message. */
+/* Why the session stopped (EVOLU_OK if it has not). *failure (may be NULL)
+ * is zeroed: the database's store reports the error of a refused batch but
+ * not which message caused it. */
 evolu_err evolu_session_error(const evolu_session *s, evolu_client_db_failure *failure);
 /* The owner id. */
 const uint8_t *evolu_session_owner_id(const evolu_session *s);

@@ -64,6 +64,7 @@ typedef enum evolu_status {
     EVOLU_STATUS_CONVERGED,    /* every request answered, nothing left to send */
     EVOLU_STATUS_DISCONNECTED, /* dropped or could not connect; err says why; retrying */
     EVOLU_STATUS_STOPPED,      /* the relay or a batch refused (err): no retry */
+    EVOLU_STATUS_WAITING,      /* evolu_sync still waiting for this relay (every 5 s) */
 } evolu_status;
 
 /* relay: index into options.relays. */

@@ -661,8 +661,15 @@ evolu_err evolu_sync(evolu *ev, int timeout_ms) {
     }
     ev->stop = 0;
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
+    int64_t progress_at = mono_ms() + 5000;
     for (;;) {
         if (evolu_is_converged(ev)) return EVOLU_OK;
+        if (mono_ms() >= progress_at) {
+            progress_at += 5000;
+            for (size_t i = 0; i < ev->n; i++)
+                if (!evolu_session_is_converged(ev->conns[i].session))
+                    status(&ev->conns[i], EVOLU_STATUS_WAITING, ev->conns[i].err);
+        }
         for (size_t i = 0; i < ev->n; i++) {
             conn *c = &ev->conns[i];
             if (c->state == C_STOPPED) return c->err ? c->err : EVOLU_E_SYNC;
