@@ -25,7 +25,7 @@ static void on_signal(int sig) {
 static void usage(FILE *f, bool watch) {
     if (watch)
         fprintf(f,
-                "usage: evolu -d DB watch URL [--timeout SECONDS]\n"
+                "usage: evolu -d DB watch URL [--timeout SECONDS] [--ca FILE]\n"
                 "  stay connected to the relay at URL (ws:// or wss://), subscribed to the\n"
                 "  owner; apply changes as they arrive and print one JSON line per changed\n"
                 "  row and column: {\"table\":..,\"id\":..,\"column\":..,\"value\":..}.\n"
@@ -34,18 +34,26 @@ static void usage(FILE *f, bool watch) {
                 "  after --timeout seconds (exit 0).\n");
     else
         fprintf(f,
-                "usage: evolu -d DB sync URL [--timeout SECONDS]\n"
+                "usage: evolu -d DB sync URL [--timeout SECONDS] [--ca FILE]\n"
                 "  sync with the relay at URL (ws:// or wss://, e.g. ws://127.0.0.1:4000)\n"
                 "  until both sides have the same data. Default timeout 60 seconds.\n"
-                "  exit 0 converged, 1 failed (reason on stderr), 2 usage error.\n");
+                "  exit 0 converged, 1 failed (reason on stderr), 2 usage error.\n"
+                "  --ca FILE: trust these CA certificates (PEM) for wss:// instead of the\n"
+                "  system's.\n");
 }
 
 /* URL [--timeout S] */
 static int parse_args(const char *cmd, int argc, char **argv, const char **url, double *timeout,
-                      bool watch) {
+                      const char **ca, bool watch) {
     *url = NULL;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--timeout")) {
+        if (!strcmp(argv[i], "--ca")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "evolu %s: --ca needs a file of CA certificates (PEM)\n", cmd);
+                return 2;
+            }
+            *ca = argv[++i];
+        } else if (!strcmp(argv[i], "--timeout")) {
             char *end = NULL;
             if (i + 1 >= argc || (*timeout = strtod(argv[i + 1], &end), *end) ||
                 *timeout < 0 || *timeout > 1e7) {
@@ -189,9 +197,9 @@ static int run(const char *cmd, bool watch, int argc, char **argv) {
         usage(stdout, watch);
         return 0;
     }
-    const char *url;
+    const char *url, *ca = NULL;
     double timeout = watch ? -1 : 60;
-    int rc = parse_args(cmd, argc, argv, &url, &timeout, watch);
+    int rc = parse_args(cmd, argc, argv, &url, &timeout, &ca, watch);
     if (rc) return rc;
     const char *path = evolu_cmd_db_path();
     if (!path) {
@@ -204,6 +212,7 @@ static int run(const char *cmd, bool watch, int argc, char **argv) {
     o.path = path;
     o.relays = &url;
     o.n_relays = 1;
+    o.ca_file = ca;
     o.on_status = on_status;
     o.status_ctx = &sc;
     evolu *ev = NULL;
@@ -239,7 +248,13 @@ static int run(const char *cmd, bool watch, int argc, char **argv) {
     if (!watch) {
         e = evolu_sync(ev, ms);
         if (e) {
-            fprintf(stderr, "evolu sync: %s\n", why(e));
+            const char *d = evolu_relay_error_detail(ev, 0);
+            if (e == EVOLU_E_CONNECT && strstr(d, "SSL"))
+                fprintf(stderr, "evolu sync: the TLS handshake with the relay failed (is its"
+                                " certificate trusted? see --ca) (%s)\n", d);
+            else
+                fprintf(stderr, "evolu sync: %s%s%s%s\n", why(e), *d ? " (" : "", d,
+                        *d ? ")" : "");
             rc = 1;
         }
     } else {

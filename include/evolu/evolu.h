@@ -163,6 +163,9 @@ evolu_err evolu_service(evolu *ev, struct pollfd *fds, size_t n);
 bool evolu_is_converged(const evolu *ev);
 /* The last error of relay i (EVOLU_OK if none). */
 evolu_err evolu_relay_error(const evolu *ev, size_t relay);
+/* libwebsockets' description of relay i's last connection failure (e.g. a
+ * refused connection or an untrusted certificate); "" if none. */
+const char *evolu_relay_error_detail(const evolu *ev, size_t relay);
 
 #ifdef __cplusplus
 }

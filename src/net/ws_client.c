@@ -14,6 +14,7 @@
 #include <libwebsockets.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,6 +57,7 @@ typedef struct conn {
     unsigned failed_attempts;
     bool ever_open, closing, want_resync;
     evolu_err err;
+    char detail[160]; /* libwebsockets' words for the last connection error */
 } conn;
 
 struct evolu {
@@ -357,7 +359,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->wsi = NULL;
         drop_queue(c);
         evolu_session_disconnected(c->session);
-        if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR) c->failed_attempts++;
+        if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR) {
+            c->failed_attempts++;
+            snprintf(c->detail, sizeof c->detail, "%s", in ? (const char *)in : "");
+        }
         if (c->state == C_STOPPED) break;
         if (!c->err) c->err = was_open ? EVOLU_E_CLOSED : EVOLU_E_CONNECT;
         if (c->state != C_IDLE) {
@@ -638,6 +643,11 @@ bool evolu_is_converged(const evolu *ev) {
 evolu_err evolu_relay_error(const evolu *ev, size_t relay) {
     if (!ev || relay >= ev->n) return EVOLU_E_ARG;
     return ev->conns[relay].err;
+}
+
+const char *evolu_relay_error_detail(const evolu *ev, size_t relay) {
+    if (!ev || relay >= ev->n) return "";
+    return ev->conns[relay].detail;
 }
 
 evolu_err evolu_sync(evolu *ev, int timeout_ms) {
