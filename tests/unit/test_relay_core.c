@@ -5,6 +5,7 @@
  * counters. */
 #include "relay_test_util.h"
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 typedef struct sent {
@@ -157,6 +158,75 @@ static void test_upgrade_check(const char *db) {
     evolu_relay_close(r);
 }
 
+/* Damaged index rows: a sync gets errorCode 4 and a write errorCode 2, and
+ * both are answered (spec 6.6); other owners keep working. */
+static void test_storage_failure(const char *db) {
+    sent s;
+    memset(&s, 0, sizeof s);
+    evolu_relay *r = open_relay(db, &s, true, NULL, 0);
+    if (!r) return;
+    evolu_owner o, other;
+    t_owner(&o);
+    t_owner(&other);
+    evolu_relay_conn *a = evolu_relay_conn_open(r, NULL);
+    size_t len = t_raw_request(o.id, o.write_key, 0, 200, 1700000000000ull, 50, 1);
+    CHECK(evolu_relay_on_message(r, a, t_out, len, NULL) == EVOLU_OK);
+    len = t_raw_request(other.id, other.write_key, 0, 3, 1700000000000ull, 50, 1);
+    CHECK(evolu_relay_on_message(r, a, t_out, len, NULL) == EVOLU_OK);
+    evolu_relay_flush(r);
+    evolu_relay_close(r);
+
+    /* Damage o's tree nodes behind the relay's back. */
+    sqlite3 *h;
+    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE evolu_idx_node SET data = x'0102' WHERE id IN (SELECT root FROM "
+             "evolu_idx_owner WHERE size = 200)");
+    CHECK(sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK && sqlite3_changes(h) == 1);
+    sqlite3_close(h);
+
+    memset(&s, 0, sizeof s);
+    r = open_relay(db, &s, true, NULL, 0);
+    if (!r) return;
+    a = evolu_relay_conn_open(r, NULL);
+    /* A sync from a client with 40 other items: fingerprints over the damaged tree. */
+    evolu_mem_index *mi;
+    evolu_mem_index_create(evolu_port_sodium(), &mi);
+    for (int i = 0; i < 40; i++) {
+        evolu_timestamp t;
+        memset(&t, 0, sizeof t);
+        t.millis = 1600000000000ull + (uint64_t)i;
+        static const uint8_t ch[8] = {1};
+        evolu_mem_index_insert(mi, &t, ch, sizeof ch, NULL);
+    }
+    evolu_store st;
+    evolu_mem_index_store(mi, &st);
+    evolu_rbsr rb;
+    evolu_rbsr_init(&rb, &st, false, NULL, 0);
+    evolu_msg_builder b;
+    t_builder(&b);
+    CHECK(evolu_rbsr_sync_request(&rb, &b, o.id, 0) == EVOLU_OK);
+    evolu_writer w = evolu_writer_make(t_out, T_OUT);
+    CHECK(evolu_msg_builder_emit(&b, &w) == EVOLU_OK);
+    evolu_relay_result res;
+    CHECK(evolu_relay_on_message(r, a, t_out, w.len, &res) == EVOLU_OK);
+    CHECK(res.replied && res.error_code == EVOLU_ERROR_CODE_SYNC);
+    evolu_mem_index_destroy(mi);
+    /* A write into the damaged tree: errorCode 2. */
+    len = t_raw_request(o.id, o.write_key, 0, 2, 1800000000000ull, 50, 1);
+    CHECK(evolu_relay_on_message(r, a, t_out, len, &res) == EVOLU_OK);
+    CHECK(res.replied && res.error_code == EVOLU_ERROR_CODE_WRITE);
+    /* The other owner is fine. */
+    len = t_raw_request(other.id, other.write_key, 0, 2, 1800000000000ull, 50, 1);
+    CHECK(evolu_relay_on_message(r, a, t_out, len, &res) == EVOLU_OK && res.error_code == 0);
+    CHECK(evolu_relay_flush(r) == EVOLU_OK && s.n == 3);
+    evolu_relay_stats stt;
+    evolu_relay_get_stats(r, &stt);
+    CHECK(stt.sync_errors == 1 && stt.write_errors == 1);
+    evolu_relay_close(r);
+}
+
 static void remove_db(const char *db) {
     char path[300];
     const char *sfx[] = {"", "-wal", "-shm"};
@@ -174,6 +244,8 @@ int main(void) {
     test_no_group_commit(db);
     remove_db(db);
     test_upgrade_check(db);
+    remove_db(db);
+    test_storage_failure(db);
     remove_db(db);
     return t_finish("test_relay_core");
 }
