@@ -92,5 +92,52 @@ check "no error lines" sh -c "! grep -q ' error ' '$TMP/err'"
 kill "$DOG" 2>/dev/null
 DOG=""
 
+# start_other OUTFILE ARGS...: a relay with extra flags; sets RELAY and PORT2.
+start_other() {
+    out=$1
+    shift
+    : >"$out"
+    "$EVOLU" relay --port 0 --db "$TMP/o.db" "$@" >"$out" 2>>"$TMP/err2" &
+    RELAY=$!
+    watchdog 60 "$RELAY"
+    i=0
+    while [ $i -lt 100 ] && ! grep -q . "$out"; do sleep 0.1; i=$((i + 1)); done
+    PORT2=$(sed -n 's/^listening on wss*:\/\/[^:]*:\([0-9]*\)$/\1/p' "$out")
+}
+stop_other() {
+    kill -TERM "$RELAY"
+    wait "$RELAY"
+    rc=$?
+    RELAY=""
+    kill "$DOG" 2>/dev/null
+    DOG=""
+    return $rc
+}
+
+# --host: another loopback address is listened on and printed.
+start_other "$TMP/out3" --host 127.0.0.2
+check "--host in the line" grep -Eq '^listening on ws://127\.0\.0\.2:[0-9]+$' "$TMP/out3"
+stop_other
+check "--host relay exits 0" [ $? -eq 0 ]
+
+# TLS (when openssl is here to make a certificate): wss:// and a 101 over TLS.
+if command -v openssl >/dev/null 2>&1 &&
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" \
+        -days 1 -subj /CN=127.0.0.1 >/dev/null 2>&1; then
+    start_other "$TMP/out4" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem"
+    check "wss in the line" grep -Eq '^listening on wss://127\.0\.0\.1:[0-9]+$' "$TMP/out4"
+    ( printf 'GET /?ownerId=x HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
+      sleep 1 ) | timeout 10 openssl s_client -connect "127.0.0.1:$PORT2" -quiet \
+        >"$TMP/tls" 2>/dev/null
+    check "upgrade over TLS" grep -q "101" "$TMP/tls"
+    stop_other
+    check "TLS relay exits 0" [ $? -eq 0 ]
+    timeout 10 "$EVOLU" relay --port 0 --db "$TMP/o.db" --tls-cert "$TMP/nope.pem" \
+        --tls-key "$TMP/key.pem" >/dev/null 2>&1
+    check "missing certificate exits 1" [ $? -eq 1 ]
+else
+    echo "test_relay_cli: TLS checks skipped (no openssl to make a certificate)"
+fi
+
 echo "test_relay_cli: $checks checks, $fails failed"
 [ $fails -eq 0 ]
