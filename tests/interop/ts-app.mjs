@@ -212,16 +212,25 @@ const settle = async () => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const deadline = Date.now() + timeoutMs;
+// Synced: the relay traffic has been quiet for --quiet-ms after a reply, and
+// a query issued then (it queues behind every received change the DbWorker
+// still applies) returns without new traffic meanwhile - received changes
+// are applied and answered.
+let probe = 0;
 const waitSynced = async () => {
   if (!opt.relay) die(2, "sync needs --relay");
   await settle();
-  const start = traffic.sent + traffic.received;
   for (;;) {
     failOnError();
     const now = Date.now();
     if (now > deadline) die(1, `not synced within ${opt.timeout} s (sent ${traffic.sent}, received ${traffic.received})`);
-    if (traffic.open && traffic.received > 0 && traffic.sent + traffic.received > start - 1 && now - traffic.last >= quietMs)
-      return;
+    if (traffic.open && traffic.received > 0 && now - traffic.last >= quietMs) {
+      const before = traffic.sent + traffic.received;
+      const k = `probe-${probe++}`;
+      await evolu.loadQuery(createQuery((db) => db.selectFrom("todo").select("id").where("id", "=", k)));
+      if (traffic.sent + traffic.received === before && Date.now() - traffic.last >= quietMs) return;
+      continue;
+    }
     await sleep(50);
   }
 };
