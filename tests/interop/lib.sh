@@ -170,3 +170,17 @@ same() {
 
 # lines FILE: number of lines.
 lines() { wc -l <"$1" | tr -d ' '; }
+
+# sqlite FILE SQL: run SQL on a SQLite file with the better-sqlite3 the setup
+# built (no sqlite3 shell needed); prints the first column of each row.
+sqlite() {
+  "$NODE" -e '
+    const D = require(process.argv[1]);
+    const db = new D(process.argv[2]);
+    for (const s of process.argv[3].split(";").map((x) => x.trim()).filter(Boolean)) {
+      const st = db.prepare(s);
+      if (st.reader) for (const r of st.raw().all()) console.log(String(r[0]));
+      else st.run();
+    }
+    db.close();' "$EVOLU_INTEROP_CACHE/next5/node_modules/better-sqlite3" "$1" "$2"
+}
