@@ -26,8 +26,7 @@ enum {
     CDB_ST_LWW,         /* exists a history stamp >= T for (owner, table, id, column) */
     CDB_ST_HISTORY,     /* insert into evolu_history ... on conflict do nothing */
     CDB_ST_QUARANTINE,  /* insert into evolu_message_quarantine ... on conflict do nothing */
-    CDB_ST_TS_EXISTS,   /* is (owner, t) in evolu_timestamp */
-    CDB_ST_TS_INSERT,   /* insert into evolu_timestamp */
+    CDB_ST_TS_INSERT,   /* insert into evolu_timestamp ... on conflict do nothing */
     CDB_ST_MSG_INSERT,  /* insert into evolu_message */
     CDB_ST_USAGE,       /* upsert evolu_usage */
     CDB_ST_CLOCK,       /* update evolu_config */
@@ -36,6 +35,35 @@ enum {
 
 /* An RBSR store over one owner's set (client_db_store.c). */
 typedef struct cdb_store cdb_store;
+
+/* A cached upsert of a set of columns of one table: slot bits as in
+ * cdb_column_slot (0 createdAt, 1 updatedAt, 2 isDeleted, 3 + j user column j). */
+typedef struct cdb_upsert {
+    const cdb_table *table;
+    uint64_t mask;
+    sqlite3_stmt *st;
+} cdb_upsert;
+#define CDB_SLOTS 64
+
+/* Memory reused by every received batch (no allocation per message). */
+typedef struct cdb_decoded {
+    size_t col0; /* first column in cdb_batch_mem.cols */
+    evolu_dbchange change;
+} cdb_decoded;
+
+typedef struct cdb_batch_mem {
+    uint8_t *plain; /* every plaintext of the batch, back to back */
+    size_t plain_cap;
+    cdb_decoded *d;
+    size_t d_cap;
+    evolu_column *cols;
+    size_t *text_off; /* per column: offset of its derived text in text, or SIZE_MAX */
+    size_t n_cols, cols_cap, off_cap;
+    uint8_t *text; /* derived text (e.g. numbers turned into text) */
+    size_t text_len, text_cap;
+    evolu_client_message *msgs; /* apply_protocol's message list */
+    size_t msgs_cap;
+} cdb_batch_mem;
 
 struct evolu_client_db {
     sqlite3 *db;
@@ -51,6 +79,9 @@ struct evolu_client_db {
     sqlite3_stmt *st[CDB_ST_COUNT];
     evolu_client_db_change_fn on_change;
     void *on_change_ctx;
+    cdb_upsert *ups;
+    size_t n_ups, cap_ups;
+    cdb_batch_mem mem;
     /* tables changed in the batch being applied */
     char **changed;
     size_t n_changed, cap_changed;
@@ -72,7 +103,12 @@ bool cdb_is_local_only(const uint8_t *name, size_t len);
 evolu_err cdb_store_clock(evolu_client_db *db, const evolu_timestamp *clock);
 
 /* --- apply (client_db_apply.c) --- */
-/* Binds v to parameter i with the storage class rules of client_db.h. */
+/* Finalizes the cached upserts (the schema changed or the handle closes). */
+void cdb_upserts_clear(evolu_client_db *db);
+/* Frees the batch memory. */
+void cdb_batch_mem_free(evolu_client_db *db);
+/* Binds v to parameter i with the storage class rules of client_db.h. Text
+ * and bytes are bound without a copy: step the statement before they go. */
 int cdb_bind_value(sqlite3_stmt *st, int i, const cdb_val *v);
 /* LWW write of one column of (owner, table, id) at stamp ts, plus its history
  * row. column is the schema's own name (system or declared), never peer text. Records the table as changed when the row was written. */

@@ -44,7 +44,6 @@ static const char *const k_stmt_sql[CDB_ST_COUNT] = {
     [CDB_ST_QUARANTINE] = "insert into evolu_message_quarantine (\"ownerId\", \"timestamp\","
                           " \"table\", \"id\", \"column\", \"value\")"
                           " values (?1, ?2, ?3, ?4, ?5, ?6) on conflict do nothing",
-    [CDB_ST_TS_EXISTS] = "select 1 from evolu_timestamp where \"ownerId\" = ?1 and \"t\" = ?2",
     [CDB_ST_TS_INSERT] = "insert into evolu_timestamp (\"ownerId\", \"t\", \"h1\", \"h2\","
                          " \"c\", \"l\") values (?1, ?2, ?3, ?4, 1, 1) on conflict do nothing",
     [CDB_ST_MSG_INSERT] = "insert into evolu_message (\"ownerId\", \"timestamp\", \"change\")"
@@ -134,6 +133,7 @@ static bool name_ok(const char *s) {
 /* --- schema in memory ----------------------------------------------------------- */
 
 static void free_tables(evolu_client_db *db) {
+    cdb_upserts_clear(db); /* they point at the tables */
     for (size_t i = 0; i < db->n_tables; i++) {
         for (size_t j = 0; j < db->tables[i].n_cols; j++) free(db->tables[i].cols[j]);
         free(db->tables[i].cols);
@@ -302,6 +302,8 @@ void evolu_client_db_close(evolu_client_db *db) {
     for (int i = 0; i < CDB_ST_COUNT; i++) sqlite3_finalize(db->st[i]);
     cdb_index_close(db);
     free_tables(db);
+    free(db->ups);
+    cdb_batch_mem_free(db);
     cdb_changed_clear(db);
     free(db->changed);
     sqlite3_close(db->db);
