@@ -139,8 +139,9 @@ evolu_err evolu_connect(evolu *ev);
  * until all have converged. EVOLU_OK when converged; EVOLU_E_TIMEOUT
  * after timeout_ms (< 0 = no limit); EVOLU_E_CONNECT when no connection
  * could be opened in three attempts; a relay's or a batch's error
- * (EVOLU_E_WRITE_KEY, EVOLU_E_QUOTA, EVOLU_E_VERSION, EVOLU_E_DECRYPT, ...)
- * as soon as a relay stops with it. */
+ * (EVOLU_E_WRITE_KEY, EVOLU_E_QUOTA, EVOLU_E_VERSION, EVOLU_E_DECRYPT,
+ * EVOLU_E_WRITE, EVOLU_E_SYNC, invalid data, ...) as soon as a relay
+ * answers with it. */
 evolu_err evolu_sync(evolu *ev, int timeout_ms);
 
 /* Blocking: stays connected for timeout_ms (< 0 = until evolu_stop),

@@ -57,6 +57,7 @@ typedef struct conn {
     unsigned failed_attempts;
     bool ever_open, closing, want_resync;
     evolu_err err;
+    evolu_err sync_failed; /* a relay error during the current evolu_sync */
     char detail[160]; /* libwebsockets' words for the last connection error */
 } conn;
 
@@ -222,6 +223,7 @@ static void handle_frame(conn *c) {
     c->rx_len = 0;
     if (e) {
         c->err = e;
+        c->sync_failed = e;
         if (permanent(e)) {
             c->state = C_STOPPED;
             status(c, EVOLU_STATUS_STOPPED, e);
@@ -658,6 +660,7 @@ evolu_err evolu_sync(evolu *ev, int timeout_ms) {
     /* ask again on connections that are already open */
     for (size_t i = 0; i < ev->n; i++) {
         conn *c = &ev->conns[i];
+        c->sync_failed = EVOLU_OK;
         if (c->state == C_STOPPED) {
             c->state = C_IDLE; /* a new explicit sync tries again */
             c->err = EVOLU_OK;
@@ -683,6 +686,9 @@ evolu_err evolu_sync(evolu *ev, int timeout_ms) {
         for (size_t i = 0; i < ev->n; i++) {
             conn *c = &ev->conns[i];
             if (c->state == C_STOPPED) return c->err ? c->err : EVOLU_E_SYNC;
+            /* the relay answered with an error (WriteError, SyncError, invalid
+             * data): the connection retries later, but this sync has failed */
+            if (c->sync_failed) return c->sync_failed;
             if (!c->ever_open && c->failed_attempts >= 3) return EVOLU_E_CONNECT;
         }
         if (ev->stop) return EVOLU_E_TIMEOUT;

@@ -133,13 +133,30 @@ while True:
     kill "$SILENT_PID" 2>/dev/null; wait "$SILENT_PID" 2>/dev/null
 fi
 
-# wss:// with a certificate we trust via --ca, refused without it
+# a wrong write key (the relay's stored key replaced behind its back):
+# exit 1 naming the write key, and the local mutation stays
 stop_relay
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("update evolu_relay_write_key set writeKey = zeroblob(16)").rowcount
+db.commit()
+sys.exit(0 if n == 1 else 1)' "$T/relay.db" && ok || bad "could not change the relay write key"
+    start_relay "$PORT"
+    W=$("$E" -d "$A" insert todo '{"title":"rejected"}')
+    run 1 timeout 30 "$E" -d "$A" sync "$URL" --timeout 20
+    grep -q "write key" "$T/err" && ok || bad "no write-key reason: $(cat "$T/err")"
+    [ "$("$E" -d "$A" query "select title from todo where id = '$W'")" = '{"title":"rejected"}' ] && ok || bad "rejected mutation lost locally"
+    stop_relay
+fi
+
+# wss:// with a certificate we trust via --ca, refused without it
 if command -v openssl >/dev/null 2>&1 &&
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
         -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1; then
     : >"$T/relay.out"
-    timeout 60 "$E" relay --port 0 --db "$T/relay.db" --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" \
+    timeout 60 "$E" relay --port 0 --db "$T/relay-tls.db" --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" \
         >"$T/relay.out" 2>"$T/relay.err" &
     RELAY_PID=$!
     n=0; while ! grep -q '^listening on ' "$T/relay.out" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
