@@ -10,23 +10,28 @@
 #      and stops the relay.
 # Everything happens in a temporary folder that is removed at the end; pass
 # --keep to keep it (the databases are plain SQLite files: open them with any
-# SQLite tool).
+# SQLite tool). EVOLU=/path/to/evolu skips the build and uses that program
+# (the test suite runs the demo this way).
 set -eu
 cd "$(dirname "$0")/.."
 keep=0
 for a in "$@"; do
   case "$a" in
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
 
-scripts/deps.sh build
-echo "== building evolu"
-cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVOLU_TESTS=OFF >/dev/null
-cmake --build build/demo -j"$(nproc 2>/dev/null || echo 2)" -- --no-print-directory >/dev/null
-evolu=$(pwd)/build/demo/evolu
+if [ -n "${EVOLU:-}" ]; then
+  evolu=$EVOLU
+else
+  scripts/deps.sh build
+  echo "== building evolu"
+  cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVOLU_TESTS=OFF >/dev/null
+  cmake --build build/demo -j"$(nproc 2>/dev/null || echo 2)" -- --no-print-directory >/dev/null
+  evolu=$(pwd)/build/demo/evolu
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/evolu-demo.XXXXXX")
 relay_pid=""
