@@ -80,7 +80,10 @@ typedef void (*evolu_client_db_change_fn)(void *ctx, const char *const *tables,
 /* Opens or creates the database file at path (UTF-8). A new database gets the
  * evolu_* tables in one transaction and a clock with millis 0, counter 0 and
  * a random NodeId from port->random; an existing one keeps its clock. WAL
- * journal mode. Application tables found in the file become the schema, and
+ * journal mode with synchronous=NORMAL: a killed process loses nothing it
+ * committed, a power cut may lose the last batches but never consistency
+ * (and sync fetches them again); no fsync per batch. Application tables
+ * found in the file become the schema, and
  * quarantined rows that now fit it are released. The port must outlive the
  * handle. Errors: EVOLU_E_ARG, EVOLU_E_NOMEM, EVOLU_E_STORAGE (cannot open, not
  * an evolu database, SQLite failure). */

@@ -309,27 +309,131 @@ static int schema_slot(const cdb_table *t, const uint8_t *name, size_t len) {
     return -1;
 }
 
-/* One column of a change: LWW against history (a winner joins the row's
- * upsert), its history row; or quarantine when the schema lacks it. */
-static evolu_err put_column(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
-                            const cdb_table *t, const evolu_dbchange *c, const uint8_t *name,
-                            size_t name_len, int slot, const evolu_value *value,
-                            const uint8_t ts[EVOLU_TIMESTAMP_BYTES], uint64_t *mask,
-                            cdb_val *vals) {
-    cdb_val v = {value, NULL};
-    if (!t || slot < 0)
-        return cdb_quarantine_insert(db, owner_id, ts, c->table, c->table_len, c->id, name,
-                                     name_len, &v);
-    if (slot >= CDB_SLOTS) return cdb_apply_column(db, owner_id, t, c->id, slot_name(t, slot), &v, ts);
-    const char *column = slot_name(t, slot);
-    bool wins = false;
-    evolu_err e = lww_wins(db, owner_id, t, c->id, column, ts, &wins);
-    if (e == EVOLU_OK && wins) {
-        *mask |= (uint64_t)1 << slot;
-        vals[slot] = v;
+/* --- the cells of one change, a few per statement --------------------------------------------- */
+
+/* The LWW check and the history rows of up to CDB_CHUNK cells of one row
+ * each take one statement:
+ *   select "column" from evolu_history where ownerId, table, id and
+ *     "timestamp" >= T and "column" in (...)   -- the cells that lose
+ *   insert into evolu_history ... values (...), (...) on conflict do nothing
+ * prepared once per cell count. */
+static evolu_err chunk_stmt(evolu_client_db *db, bool history, size_t k, sqlite3_stmt **out) {
+    sqlite3_stmt **slot = history ? &db->hist_st[k] : &db->lww_st[k];
+    if (*slot) {
+        *out = *slot;
+        return EVOLU_OK;
     }
-    if (e == EVOLU_OK) e = history_insert(db, owner_id, t, c->id, column, &v, ts);
+    char *sql = history ? sqlite3_mprintf("insert into evolu_history (\"ownerId\", \"table\","
+                                          " \"id\", \"column\", \"value\", \"timestamp\") values")
+                        : sqlite3_mprintf("select \"column\" from evolu_history where"
+                                          " \"ownerId\" = ?1 and \"table\" = ?2 and \"id\" = ?3"
+                                          " and \"timestamp\" >= ?4 and \"column\" in (");
+    for (size_t i = 0; sql && i < k; i++) {
+        char *next = history ? sqlite3_mprintf("%s%s (?1, ?2, ?3, ?%d, ?%d, ?4)", sql,
+                                               i ? "," : "", (int)(5 + 2 * i), (int)(6 + 2 * i))
+                             : sqlite3_mprintf("%s%s?%d", sql, i ? ", " : "", (int)(5 + i));
+        sqlite3_free(sql);
+        sql = next;
+    }
+    if (sql) {
+        char *next = sqlite3_mprintf("%s%s", sql, history ? " on conflict do nothing" : ")");
+        sqlite3_free(sql);
+        sql = next;
+    }
+    if (!sql) return EVOLU_E_NOMEM;
+    int rc = sqlite3_prepare_v3(db->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) return EVOLU_E_STORAGE;
+    *out = *slot;
+    return EVOLU_OK;
+}
+
+typedef struct cell {
+    int slot;
+    const char *name; /* the schema's name */
+    cdb_val v;
+} cell;
+
+static int bind_row(sqlite3_stmt *st, const uint8_t *owner_id, const cdb_table *t,
+                    const uint8_t *id, const uint8_t *ts) {
+    int rc = bind_blob16(st, 1, owner_id);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, t->name, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = bind_blob16(st, 3, id);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_blob(st, 4, ts, EVOLU_TIMESTAMP_BYTES, SQLITE_STATIC);
+    return rc;
+}
+
+/* LWW for k cells (distinct columns of one row): the winners join the row's
+ * upsert (mask, vals); then every cell's history row. */
+static evolu_err put_cells(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                           const cdb_table *t, const uint8_t id[EVOLU_ID_BYTES],
+                           const uint8_t ts[EVOLU_TIMESTAMP_BYTES], const cell *cells, size_t k,
+                           uint64_t *mask, cdb_val *vals) {
+    if (!k) return EVOLU_OK;
+    sqlite3_stmt *st = NULL;
+    evolu_err e = chunk_stmt(db, false, k, &st);
+    if (e != EVOLU_OK) return e;
+    int rc = bind_row(st, owner_id, t, id, ts);
+    for (size_t i = 0; rc == SQLITE_OK && i < k; i++)
+        rc = sqlite3_bind_text(st, (int)(5 + i), cells[i].name, -1, SQLITE_STATIC);
+    uint32_t loses = 0;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(st, 0);
+        for (size_t i = 0; c && i < k; i++)
+            if (!strcmp(c, cells[i].name)) loses |= 1u << i;
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return EVOLU_E_STORAGE;
+    for (size_t i = 0; i < k; i++)
+        if (!(loses >> i & 1)) {
+            *mask |= (uint64_t)1 << cells[i].slot;
+            vals[cells[i].slot] = cells[i].v;
+        }
+    if ((e = chunk_stmt(db, true, k, &st)) != EVOLU_OK) return e;
+    rc = bind_row(st, owner_id, t, id, ts);
+    for (size_t i = 0; rc == SQLITE_OK && i < k; i++) {
+        rc = sqlite3_bind_text(st, (int)(5 + 2 * i), cells[i].name, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK) rc = cdb_bind_value(st, (int)(6 + 2 * i), &cells[i].v);
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? EVOLU_OK : EVOLU_E_STORAGE;
+}
+
+/* Collects the cells of one change and applies them a chunk at a time;
+ * columns the schema lacks go to quarantine. */
+typedef struct cells {
+    evolu_client_db *db;
+    const uint8_t *owner_id, *ts;
+    const cdb_table *t;
+    const evolu_dbchange *c;
+    cell cell[CDB_CHUNK];
+    size_t n;
+    uint64_t mask;
+    cdb_val vals[CDB_SLOTS];
+} cells;
+
+static evolu_err cells_flush(cells *x) {
+    evolu_err e = put_cells(x->db, x->owner_id, x->t, x->c->id, x->ts, x->cell, x->n, &x->mask,
+                            x->vals);
+    x->n = 0;
     return e;
+}
+
+static evolu_err cells_add(cells *x, const uint8_t *name, size_t name_len, int slot,
+                           const evolu_value *value) {
+    cdb_val v = {value, NULL};
+    if (!x->t || slot < 0)
+        return cdb_quarantine_insert(x->db, x->owner_id, x->ts, x->c->table, x->c->table_len,
+                                     x->c->id, name, name_len, &v);
+    if (slot >= CDB_SLOTS)
+        return cdb_apply_column(x->db, x->owner_id, x->t, x->c->id, slot_name(x->t, slot), &v,
+                                x->ts);
+    x->cell[x->n].slot = slot;
+    x->cell[x->n].name = slot_name(x->t, slot);
+    x->cell[x->n++].v = v;
+    return x->n == CDB_CHUNK ? cells_flush(x) : EVOLU_OK;
 }
 
 evolu_err cdb_apply_change(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
@@ -341,13 +445,18 @@ evolu_err cdb_apply_change(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
     evolu_err e = record_timestamp(db, owner_id, t, ts, enc, enc_len, &added);
     if (e != EVOLU_OK || !added) return e;
     if (cdb_is_local_only(c->table, c->table_len)) return EVOLU_OK;
-    const cdb_table *tbl = cdb_find_table(db, c->table, c->table_len);
-    uint64_t mask = 0;
-    cdb_val vals[CDB_SLOTS];
+    cells x;
+    x.db = db;
+    x.owner_id = owner_id;
+    x.ts = ts;
+    x.t = cdb_find_table(db, c->table, c->table_len);
+    x.c = c;
+    x.n = 0;
+    x.mask = 0;
     for (size_t i = 0; e == EVOLU_OK && i < c->n_columns; i++) {
         const evolu_column *col = &c->columns[i];
-        e = put_column(db, owner_id, tbl, c, col->name, col->name_len,
-                       schema_slot(tbl, col->name, col->name_len), &col->value, ts, &mask, vals);
+        e = cells_add(&x, col->name, col->name_len, schema_slot(x.t, col->name, col->name_len),
+                      &col->value);
     }
     char iso[EVOLU_DATE_ISO_CHARS];
     evolu_value iv, dv;
@@ -355,14 +464,13 @@ evolu_err cdb_apply_change(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
     if (e == EVOLU_OK) {
         int slot = c->is_insert ? 0 : 1;
         iv = evolu_value_text((const uint8_t *)iso, sizeof iso);
-        e = put_column(db, owner_id, tbl, c, (const uint8_t *)k_sys[slot], strlen(k_sys[slot]),
-                       slot, &iv, ts, &mask, vals);
+        e = cells_add(&x, (const uint8_t *)k_sys[slot], strlen(k_sys[slot]), slot, &iv);
     }
     if (e == EVOLU_OK && c->is_delete >= 0) {
         dv = evolu_value_number(c->is_delete ? 1 : 0);
-        e = put_column(db, owner_id, tbl, c, (const uint8_t *)"isDeleted", 9, 2, &dv, ts, &mask,
-                       vals);
+        e = cells_add(&x, (const uint8_t *)"isDeleted", 9, 2, &dv);
     }
-    if (e == EVOLU_OK && mask) e = upsert_row(db, owner_id, tbl, c->id, mask, vals);
+    if (e == EVOLU_OK) e = cells_flush(&x);
+    if (e == EVOLU_OK && x.mask) e = upsert_row(db, owner_id, x.t, c->id, x.mask, x.vals);
     return e;
 }

@@ -44,6 +44,8 @@ typedef struct cdb_upsert {
     sqlite3_stmt *st;
 } cdb_upsert;
 #define CDB_SLOTS 64
+/* cells of one row per LWW query / history insert */
+#define CDB_CHUNK 8
 
 /* Memory reused by every received batch (no allocation per message). */
 typedef struct cdb_decoded {
@@ -81,6 +83,7 @@ struct evolu_client_db {
     void *on_change_ctx;
     cdb_upsert *ups;
     size_t n_ups, cap_ups;
+    sqlite3_stmt *lww_st[CDB_CHUNK + 1], *hist_st[CDB_CHUNK + 1]; /* by cell count */
     cdb_batch_mem mem;
     /* tables changed in the batch being applied */
     char **changed;

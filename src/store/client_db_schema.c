@@ -278,7 +278,9 @@ evolu_err evolu_client_db_open(const char *path, const evolu_port *port,
         SQLITE_OK)
         goto fail;
     sqlite3_extended_result_codes(db->db, 1);
-    if ((e = cdb_exec(db, "pragma journal_mode = wal")) != EVOLU_OK) goto fail;
+    if ((e = cdb_exec(db, "pragma journal_mode = wal; pragma synchronous = normal")) !=
+        EVOLU_OK)
+        goto fail;
     if ((e = load_or_create(db)) != EVOLU_OK) goto fail;
     if ((e = cdb_index_open(db)) != EVOLU_OK) goto fail;
     for (int i = 0; i < CDB_ST_COUNT; i++) {
@@ -300,6 +302,10 @@ fail:
 void evolu_client_db_close(evolu_client_db *db) {
     if (!db) return;
     for (int i = 0; i < CDB_ST_COUNT; i++) sqlite3_finalize(db->st[i]);
+    for (int i = 0; i <= CDB_CHUNK; i++) {
+        sqlite3_finalize(db->lww_st[i]);
+        sqlite3_finalize(db->hist_st[i]);
+    }
     cdb_index_close(db);
     free_tables(db);
     free(db->ups);
