@@ -9,7 +9,8 @@
 #   5. each target program under qemu-system-arm with semihosting (vector files
 #      read from the host), bounded by a timeout and stopped by its own PID,
 #   6. a table of host vs device pass counts: any difference, failure, fault or
-#      timeout makes the script exit non-zero.
+#      timeout makes the script exit non-zero; then the stream store's tamper and
+#      power-loss counts and the measured RAM of a sync round on the target.
 # See docs/device.md. Environment: EVOLU_DEVICE_TIMEOUT (seconds per program,
 # default 150), EVOLU_DEVICE_JOBS (parallel QEMU runs, default nproc).
 set -euo pipefail
@@ -137,6 +138,14 @@ for t in "${tests[@]}"; do
     echo "---- $t on the device (exit $drc):"
     grep -vE '^(s[0-9]|FPSCR)' "$logs/$t.device.log" | tail -n 15
   fi
+done
+
+# The stream store on the target: its tamper and power-loss counts and the
+# memory of a sync round (test_stream_store, test_stream_memory).
+echo "== device: stream store on the target"
+for t in test_stream_store test_stream_memory; do
+  [ -f "$logs/$t.device.log" ] &&
+    grep -E '^(working set|tamper|power|memory|DEVICE memory):' "$logs/$t.device.log" || true
 done
 
 if [ "$build_ok" -ne 0 ]; then echo "device: cross build FAILED (see $dev-build.log)"; fail=1; fi
