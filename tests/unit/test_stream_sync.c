@@ -64,17 +64,14 @@ static evolu_err sd_size(void *ctx, uint64_t *o) {
 }
 static evolu_err sd_fp(void *ctx, uint64_t a, uint64_t b, uint8_t o[12]) {
     sdev *d = ctx;
-    if (getenv("STREAM_TRACE")) printf("    fp %llu %llu (cur %u reads %llu)\n", (unsigned long long)a, (unsigned long long)b, (unsigned)d->s.cur, (unsigned long long)d->s.stats.chunk_reads);
     return d->inner.fingerprint(d->inner.ctx, a, b, o);
 }
 static evolu_err sd_lb(void *ctx, uint64_t a, uint64_t b, const uint8_t *bound, uint64_t *o) {
     sdev *d = ctx;
-    if (getenv("STREAM_TRACE")) printf("    lb %llu %llu (cur %u reads %llu)\n", (unsigned long long)a, (unsigned long long)b, (unsigned)d->s.cur, (unsigned long long)d->s.stats.chunk_reads);
     return d->inner.find_lower_bound(d->inner.ctx, a, b, bound, o);
 }
 static evolu_err sd_iter(void *ctx, uint64_t a, uint64_t b, evolu_store_visit_fn v, void *vc) {
     sdev *d = ctx;
-    if (getenv("STREAM_TRACE")) printf("    it %llu %llu (cur %u reads %llu)\n", (unsigned long long)a, (unsigned long long)b, (unsigned)d->s.cur, (unsigned long long)d->s.stats.chunk_reads);
     return d->inner.iterate(d->inner.ctx, a, b, v, vc);
 }
 static evolu_err sd_read(void *ctx, const uint8_t ts[16], const evolu_store_arena *ar,
