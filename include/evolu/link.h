@@ -197,8 +197,8 @@ evolu_err evolu_link_init(evolu_link *l, const evolu_link_config *cfg, uint32_t 
 evolu_err evolu_link_input(evolu_link *l, const uint8_t *in, size_t n, uint32_t now_ms,
                            size_t *used, evolu_link_event *ev);
 
-/* Produces the next frame to transmit into out (cap >= EVOLU_LINK_WIRE_MAX),
- * *n = 0 when nothing is due. Call until *n == 0 after every input and send
+/* Produces the next frame to transmit into out (cap >= EVOLU_LINK_WIRE_MAX,
+ * else EVOLU_E_BUFFER and nothing changes), *n = 0 when nothing is due. Call until *n == 0 after every input and send
  * and whenever the clock advances: handshakes, retransmits after the timeout,
  * new data within the peer's credit, acks and credit probes come from here. */
 evolu_err evolu_link_poll(evolu_link *l, uint32_t now_ms, uint8_t *out, size_t cap, size_t *n);
@@ -215,7 +215,9 @@ size_t evolu_link_send_room(const evolu_link *l);
 bool evolu_link_idle(const evolu_link *l);
 
 /* The receiver consumed n delivered payloads and has room for n more: the
- * peer may send n frames further (announced with the next frame out). */
+ * peer may send n frames further (announced with the next frame out). A new
+ * session (EVOLU_LINK_EV_CONNECTED) starts again from cfg.rx_credit: drop
+ * payloads still queued from the old session without granting for them. */
 void evolu_link_grant(evolu_link *l, uint16_t n);
 
 /* Largest payload evolu_link_send accepts now (the smaller of the two MTUs). */
@@ -277,22 +279,24 @@ evolu_err evolu_link_msg_feed(evolu_link_msg_rx *r, const uint8_t *p, size_t n,
 /* --- host-store requests on channel 1 ---------------------------------------- */
 
 /* Requests (a reply has the same op with 0x80 set). */
-#define EVOLU_LINK_ST_INDEX_READ 0x01   /* u32 offset, u16 max -> u32 size, bytes */
+#define EVOLU_LINK_ST_INDEX_READ 0x01   /* u32 offset, u16 max -> u32 size, bytes
+                                           (no index yet: size 0) */
 #define EVOLU_LINK_ST_INDEX_BEGIN 0x02  /* start a new index (atomic replace) */
 #define EVOLU_LINK_ST_INDEX_APPEND 0x03 /* bytes appended to the new index */
 #define EVOLU_LINK_ST_INDEX_COMMIT 0x04 /* the new index replaces the old one */
 #define EVOLU_LINK_ST_BLOB_PUT 0x05     /* key, u32 offset, u32 total, bytes */
 #define EVOLU_LINK_ST_BLOB_GET 0x06     /* key, u32 offset, u16 max -> u32 size, bytes */
+#define EVOLU_LINK_ST_INDEX_ABORT 0x07  /* drop the new index, keep the old one */
 #define EVOLU_LINK_ST_REPLY 0x80
 #define EVOLU_LINK_ST_KEY_MAX 32
 
 /* Reply status codes. */
 #define EVOLU_LINK_ST_OK 0
-#define EVOLU_LINK_ST_NOT_FOUND 1   /* no such blob, or no index yet */
+#define EVOLU_LINK_ST_NOT_FOUND 1   /* no such blob */
 #define EVOLU_LINK_ST_RANGE 2       /* offset beyond the end, or a gap */
 #define EVOLU_LINK_ST_IO 3          /* the host's storage failed */
 #define EVOLU_LINK_ST_BAD_REQUEST 4 /* malformed request */
-#define EVOLU_LINK_ST_SEQUENCE 5    /* APPEND/COMMIT without BEGIN */
+#define EVOLU_LINK_ST_SEQUENCE 5    /* APPEND/COMMIT/ABORT without BEGIN */
 #define EVOLU_LINK_ST_NO_SPACE 6    /* the host's storage is full */
 
 /* One request or reply; which fields count depends on op (see docs/link.md). */
