@@ -29,7 +29,7 @@ mkdir -p "$cache" || die "cannot create cache folder $cache"
 
 # One setup at a time (tests may start together).
 if command -v flock >/dev/null 2>&1 && [ -z "${EVOLU_INTEROP_LOCKED:-}" ]; then
-  EVOLU_INTEROP_LOCKED=1 exec flock "$cache/.lock" "$0" "$@"
+  EVOLU_INTEROP_LOCKED=1 exec flock "$cache/.lock" sh "$0" "$@"
 fi
 
 # The stamp of a set: the pinned files it was installed from.

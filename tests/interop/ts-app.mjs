@@ -341,9 +341,10 @@ try {
             }
           }
         };
+        // Rows present at the start are not changes: load them first.
         for (const table of Object.keys(TABLES)) {
-          unsubs.push(evolu.subscribeQuery(tableQuery(table))(() => report(table)));
           for (const row of await evolu.loadQuery(tableQuery(table))) seen.set(`${table}\u0000${row.id}`, rowLine(row));
+          unsubs.push(evolu.subscribeQuery(tableQuery(table))(() => report(table)));
         }
         process.stderr.write(`ts-app: watching ${appOwner.id}\n`);
         const stop = Promise.withResolvers();
