@@ -64,7 +64,8 @@ typedef struct rl_conn {
 
 typedef struct rl_stats {
     uint64_t pushes_acked, msgs_acked, push_errors, syncs, sync_errors;
-    uint64_t broadcasts, broadcast_msgs, bad_broadcasts, unexpected, protocol_errors;
+    uint64_t broadcasts, broadcast_msgs, bad_broadcasts, dup_broadcasts, resent_broadcasts;
+    uint64_t unexpected, protocol_errors;
     uint64_t missing_broadcasts, connect_failures, died;
     int64_t push_us;      /* barrier -> last ack */
     uint64_t *lat_us;     /* push latencies of the phase */
@@ -366,37 +367,50 @@ static inline void rl_lat(rl *L, uint64_t us) {
     L->s.lat_us[L->s.n_lat++] = us;
 }
 
-/* Records a Broadcast to c: one push of one other client of its owner. */
+/* Records a Broadcast to c. A push's Broadcast holds exactly that push (K
+ * messages of one other client of the owner); it is marked in c->got. A
+ * relay also broadcasts the messages a client sends in a sync (the relay
+ * lacked them, e.g. because its reply raced with a write): such a Broadcast
+ * may mix pushes and is counted in `resent`. Anything else (a message never
+ * pushed for this owner, ranges) is bad. */
 static inline void rl_on_broadcast(rl *L, rl_conn *c, evolu_msg_reader *r) {
     L->s.broadcasts++;
     evolu_timestamp t;
     const uint8_t *ch;
     size_t cl;
     long from = -1;
-    uint64_t seq = 0;
-    uint64_t n = 0;
-    bool ok = r->n_ranges == 0 && r->n_messages == (uint64_t)L->k;
+    uint64_t seq = 0, n = 0;
+    bool valid = r->n_ranges == 0, one_push = true;
     while (!evolu_msg_reader_next_message(r, &t, &ch, &cl)) {
         long idx = (long)((uint32_t)t.node_id[4] << 24 | (uint32_t)t.node_id[5] << 16 |
                           (uint32_t)t.node_id[6] << 8 | t.node_id[7]);
-        uint64_t q = (t.millis - RL_BASE) / (uint64_t)L->k;
+        uint64_t q = t.millis >= RL_BASE ? (t.millis - RL_BASE) / (uint64_t)L->k : 0;
+        if (t.millis < RL_BASE || t.node_id[0] != 0xEE || idx < 0 || idx >= L->n ||
+            L->c[idx].owner != c->owner || q >= L->c[idx].seq)
+            valid = false;
         if (n == 0) {
             from = idx;
             seq = q;
         }
-        if (t.node_id[0] != 0xEE || idx != from || q != seq ||
-            t.millis != RL_BASE + q * (uint64_t)L->k + n)
-            ok = false;
+        if (idx != from || q != seq || t.millis != RL_BASE + q * (uint64_t)L->k + n)
+            one_push = false;
         n++;
     }
     L->s.broadcast_msgs += n;
-    if (!ok || from < 0 || from >= L->n || from == c->idx || L->c[from].owner != c->owner ||
-        seq >= L->max_seq) {
+    if (!valid || n == 0) {
         L->s.bad_broadcasts++;
+        if (getenv("RL_DEBUG"))
+            fprintf(stderr, "bad broadcast to %d: n=%llu ranges=%llu from=%ld seq=%llu\n",
+                    c->idx, (unsigned long long)r->n_messages,
+                    (unsigned long long)r->n_ranges, from, (unsigned long long)seq);
+        return;
+    }
+    if (!one_push || n != (uint64_t)L->k || from == c->idx) {
+        L->s.resent_broadcasts++;
         return;
     }
     uint8_t *g = &c->got[(size_t)L->c[from].mate * L->max_seq + seq];
-    if (*g) L->s.bad_broadcasts++; /* delivered twice */
+    if (*g) L->s.dup_broadcasts++;
     *g = 1;
 }
 
