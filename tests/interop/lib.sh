@@ -25,6 +25,7 @@ fail() {
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/evolu-interop.XXXXXX")
 PIDS=""
+WATCHDOGS=""
 cleanup() {
   rc=$?
   for p in $WATCHDOGS; do
@@ -69,7 +70,6 @@ sh "$ROOT/scripts/interop-setup.sh" >"$WORK/setup.log" 2>&1 || {
 # $WORK/NAME.out, stderr in $WORK/NAME.err; its PID is in $BG_PID. A watchdog
 # sends it SIGTERM after SECONDS (SIGKILL 5 s later), so nothing outlives the
 # test even if it hangs.
-WATCHDOGS=""
 bg() {
   name=$1
   secs=$2
