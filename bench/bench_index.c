@@ -9,7 +9,8 @@
  *    SQL_BATCH messages (one write_messages = one transaction, like one
  *    received sync message) with 64-byte changes.
  *
- * usage: bench_index [MAX_N]   (default 1000000)
+ * usage: bench_index [MAX_N [MIN_N]]   (default 1000000, from 10000)
+ *        EVOLU_BENCH_SQLITE_ONLY=1 skips the in-memory index
  * Built only with -DEVOLU_BENCH=ON; use a Release build for real numbers. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -36,6 +37,14 @@ static uint64_t rnd(void) {
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* CPU time of this process (the machine is shared: wall time also counts
+ * waiting for a core). */
+static double cpu_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -71,11 +80,15 @@ static evolu_mem_index *fill(const evolu_port *port, uint64_t n, int random, dou
     return x;
 }
 
+/* CPU µs per range fingerprint of the last queries() call. */
+static double g_fp_cpu_us;
+
 /* µs per random range fingerprint and per random lower bound over s. */
 static int queries(const evolu_store *s, int q, double *us_fp, double *us_lb) {
     uint64_t size;
     if (s->size(s->ctx, &size)) return 1;
     uint8_t fp[12], acc = 0;
+    double c0 = cpu_s();
     double t0 = now_s();
     for (int i = 0; i < q; i++) {
         uint64_t b = rnd() % (size + 1), e = rnd() % (size + 1);
@@ -88,6 +101,7 @@ static int queries(const evolu_store *s, int q, double *us_fp, double *us_lb) {
         acc ^= fp[0];
     }
     *us_fp = (now_s() - t0) * 1e6 / q;
+    g_fp_cpu_us = (cpu_s() - c0) * 1e6 / q;
     t0 = now_s();
     for (int i = 0; i < q; i++) {
         evolu_timestamp t = ts_random();
@@ -138,7 +152,7 @@ static void remove_db(const char *path) {
     }
 }
 
-static int bench_sqlite(const evolu_port *port, uint64_t max_n) {
+static int bench_sqlite(const evolu_port *port, uint64_t min_n, uint64_t max_n) {
     const char *dir = getenv("TMPDIR");
     char path[400];
     snprintf(path, sizeof path, "%s/evolu_bench_index_%ld.db", dir && *dir ? dir : "/tmp",
@@ -146,12 +160,13 @@ static int bench_sqlite(const evolu_port *port, uint64_t max_n) {
     printf("\nSQLite index (%s, batches of %d, 64-byte changes)\n", path, SQL_BATCH);
     printf("%10s %16s %16s %14s %14s %12s\n", "N", "append ins/s", "random ins/s",
            "fp us/range", "lb us/query", "file MB");
-    for (uint64_t n = 10000; n <= max_n; n *= 10) {
-        double ta, tr, fa, la, fr, lr;
+    for (uint64_t n = min_n; n <= max_n; n *= 10) {
+        double ta, tr, fa, la, fr, lr, fa_cpu;
         evolu_sqlite_index *x;
         evolu_store s;
         remove_db(path);
         if (fill_sqlite(port, path, n, 0, &x, &s, &ta) || queries(&s, 20000, &fa, &la)) return 1;
+        fa_cpu = g_fp_cpu_us;
         evolu_sqlite_index_close(x);
         remove_db(path);
         if (fill_sqlite(port, path, n, 1, &x, &s, &tr) || queries(&s, 20000, &fr, &lr)) return 1;
@@ -168,6 +183,8 @@ static int bench_sqlite(const evolu_port *port, uint64_t max_n) {
                (double)n / ta, (double)n / tr, fr, lr, mb);
         printf("%10s %16s %16s %14.2f %14.2f   (queries on the appended file)\n", "", "", "",
                fa, la);
+        printf("%10s %16s %16s %14.2f %14.2f   (CPU us per fingerprint: random, appended file)\n",
+               "", "", "", g_fp_cpu_us, fa_cpu);
         fflush(stdout);
     }
     return 0;
@@ -177,10 +194,14 @@ int main(int argc, char **argv) {
     const evolu_port *port = evolu_port_sodium();
     if (!port) return 1;
     uint64_t max_n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+    uint64_t min_n = argc > 2 ? strtoull(argv[2], NULL, 10) : 10000;
+    if (!min_n) return 2;
+    const char *sql_only = getenv("EVOLU_BENCH_SQLITE_ONLY");
+    if (sql_only && *sql_only == '1') return bench_sqlite(port, min_n, max_n);
     printf("in-memory index\n");
     printf("%10s %16s %16s %14s %14s\n", "N", "append ins/s", "random ins/s", "fp us/range",
            "lb us/query");
-    for (uint64_t n = 10000; n <= max_n; n *= 10) {
+    for (uint64_t n = min_n; n <= max_n; n *= 10) {
         double ta, tr;
         evolu_mem_index *a = fill(port, n, 0, &ta);
         evolu_mem_index *r = fill(port, n, 1, &tr);
@@ -220,5 +241,5 @@ int main(int argc, char **argv) {
         evolu_mem_index_destroy(a);
         evolu_mem_index_destroy(r);
     }
-    return bench_sqlite(port, max_n);
+    return bench_sqlite(port, min_n, max_n);
 }

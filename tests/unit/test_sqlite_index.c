@@ -337,6 +337,70 @@ static void callers_handle(const char *path) {
     CHECK(sqlite3_close(db) == SQLITE_OK);
 }
 
+/* The read cache never serves a stale node: reads after another connection
+ * commits, after the caller's own SQL changes a node row, and after a
+ * transaction that wrote and read and then rolled back, all see the file. */
+static void read_cache(const char *path) {
+    evolu_sqlite_index *x, *y;
+    CHECK(evolu_sqlite_index_open_path(vec_port(), path, &x) == EVOLU_OK);
+    CHECK(evolu_sqlite_index_open_path(vec_port(), path, &y) == EVOLU_OK);
+    evolu_store sx, sy;
+    CHECK(evolu_sqlite_index_store(x, OWNER_B, &sx) == EVOLU_OK);
+    CHECK(evolu_sqlite_index_store(y, OWNER_B, &sy) == EVOLU_OK);
+    uint64_t n0 = 0, n1 = 0;
+    uint8_t f0[12], f1[12], f2[12];
+    CHECK(sx.size(sx.ctx, &n0) == EVOLU_OK && n0 > 0);
+    CHECK(sx.fingerprint(sx.ctx, 0, n0, f0) == EVOLU_OK); /* fills x's cache */
+    /* another connection appends */
+    memset(&g_ts[0], 0, sizeof g_ts[0]);
+    g_ts[0].millis = 1900000000000ULL;
+    g_len[0] = 3;
+    evolu_store_array_batch a;
+    evolu_store_batch b;
+    evolu_store_batch_from_array(&b, &a, g_ts, g_ch, g_len, 1);
+    CHECK(sy.write_messages(sy.ctx, &b) == EVOLU_OK);
+    CHECK(sx.size(sx.ctx, &n1) == EVOLU_OK && n1 == n0 + 1);
+    CHECK(sx.fingerprint(sx.ctx, 0, n1, f1) == EVOLU_OK &&
+          sy.fingerprint(sy.ctx, 0, n1, f2) == EVOLU_OK && !memcmp(f1, f2, 12) &&
+          memcmp(f0, f1, 12) != 0);
+    /* a transaction that writes, reads and rolls back on x's own handle */
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    evolu_sqlite_index *z;
+    CHECK(evolu_sqlite_index_open_db(vec_port(), db, &z) == EVOLU_OK);
+    evolu_store sz;
+    CHECK(evolu_sqlite_index_store(z, OWNER_B, &sz) == EVOLU_OK);
+    CHECK(sz.fingerprint(sz.ctx, 0, n1, f2) == EVOLU_OK && !memcmp(f1, f2, 12));
+    CHECK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+    g_ts[0].millis++;
+    evolu_store_batch_from_array(&b, &a, g_ts, g_ch, g_len, 1);
+    CHECK(sz.write_messages(sz.ctx, &b) == EVOLU_OK);
+    CHECK(sz.fingerprint(sz.ctx, 0, n1 + 1, f2) == EVOLU_OK);
+    CHECK(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+    uint64_t n2 = 0;
+    CHECK(sz.size(sz.ctx, &n2) == EVOLU_OK && n2 == n1);
+    CHECK(sz.fingerprint(sz.ctx, 0, n1, f2) == EVOLU_OK && !memcmp(f1, f2, 12));
+    /* the caller's own SQL damages the root, then mends it: each next read
+     * must notice */
+    CHECK(sqlite3_exec(db,
+                       "CREATE TEMP TABLE keep AS SELECT id, data FROM evolu_idx_node WHERE id ="
+                       " (SELECT root FROM evolu_idx_owner WHERE ownerId ="
+                       " x'b2050607000000000000000000000000');"
+                       "UPDATE evolu_idx_node SET data = x'00' WHERE id = (SELECT id FROM keep)",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(sz.fingerprint(sz.ctx, 0, n1, f2) == EVOLU_E_STORAGE);
+    CHECK(sqlite3_exec(db,
+                       "UPDATE evolu_idx_node SET data = (SELECT data FROM keep)"
+                       " WHERE id = (SELECT id FROM keep)",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(sz.fingerprint(sz.ctx, 0, n1, f2) == EVOLU_OK && !memcmp(f1, f2, 12));
+    CHECK(evolu_sqlite_index_verify(z, OWNER_B) == EVOLU_OK);
+    evolu_sqlite_index_close(z);
+    sqlite3_close(db);
+    evolu_sqlite_index_close(x);
+    evolu_sqlite_index_close(y);
+}
+
 /* A write that fails half-way (a trigger refuses one message) stores
  * nothing: no message, no node, no usage. */
 static void failed_write(const char *path) {
@@ -451,6 +515,7 @@ int main(void) {
     evolu_sqlite_index_close(x);
 
     callers_handle(path);
+    read_cache(path);
     failed_write(path);
     damaged(path);
 
