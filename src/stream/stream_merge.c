@@ -29,6 +29,7 @@ typedef struct merge {
     bool have_last, batch_done;
     uint8_t last[EVOLU_TIMESTAMP_BYTES];
     uint64_t new_seq;
+    uint8_t max_ts[EVOLU_TIMESTAMP_BYTES]; /* the last entry emitted: the largest */
 } merge;
 
 static evolu_err flush_chunk(merge *m) {
@@ -57,6 +58,7 @@ static evolu_err emit(merge *m, const uint8_t ts[16], const uint8_t fp[12]) {
     uint8_t *p = m->s->slot[1] + STREAM_ENTRIES_AT + (size_t)m->out_n * EVOLU_STREAM_ENTRY_BYTES;
     memcpy(p, ts, EVOLU_TIMESTAMP_BYTES);
     memcpy(p + EVOLU_TIMESTAMP_BYTES, fp, EVOLU_FINGERPRINT_BYTES);
+    memcpy(m->max_ts, ts, EVOLU_TIMESTAMP_BYTES);
     m->out_n++;
     m->total++;
     if (m->out_n == EVOLU_STREAM_CHUNK_ENTRIES) return flush_chunk(m);
@@ -157,7 +159,7 @@ static evolu_err run(merge *m) {
     return EVOLU_OK;
 }
 
-static evolu_err trailer(merge *m, const uint8_t max_ts[16]) {
+static evolu_err trailer(merge *m) {
     evolu_stream_store *s = m->s;
     const evolu_port *port = s->cfg.port;
     uint8_t rec[EVOLU_STREAM_TRAILER_BYTES];
@@ -168,7 +170,7 @@ static evolu_err trailer(merge *m, const uint8_t max_ts[16]) {
     p[5] = EVOLU_STREAM_CHUNK_ENTRIES;
     stream_put_u64(p + 8, m->new_seq);
     stream_put_u64(p + 16, m->total);
-    memcpy(p + 24, max_ts, EVOLU_TIMESTAMP_BYTES);
+    memcpy(p + 24, m->max_ts, EVOLU_TIMESTAMP_BYTES);
     port->random(port->ctx, rec, EVOLU_AEAD_NONCE_BYTES);
     if (port->aead_encrypt(port->ctx, p, p, EVOLU_STREAM_TRAILER_PLAIN, rec,
                            s->cfg.trusted->key) != 0)
@@ -235,7 +237,7 @@ evolu_err evolu_stream_store_merge(evolu_stream_store *s, const evolu_store_batc
         evolu_stream_reset_cursor_(s);
         return EVOLU_OK;
     }
-    if (!e) e = trailer(&m, max_ts);
+    if (!e) e = trailer(&m);
     if (e) {
         h->write_abort(h->ctx);
         evolu_stream_reset_cursor_(s);
