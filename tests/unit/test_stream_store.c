@@ -245,6 +245,20 @@ static bool same(dev *d, const ref *r, unsigned probes) {
     return true;
 }
 
+/* An arena over one buffer (what a reply builder gives a store). */
+typedef struct big_arena {
+    uint8_t *p;
+    size_t cap, used;
+} big_arena;
+
+static evolu_err big_alloc(void *ctx, size_t n, uint8_t **out) {
+    big_arena *a = ctx;
+    if (n > a->cap - a->used) return EVOLU_E_CAPACITY;
+    *out = a->p + a->used;
+    a->used += n;
+    return EVOLU_OK;
+}
+
 /* --- round trips ---------------------------------------------------------------------------- */
 
 static void test_roundtrip(void) {
@@ -310,6 +324,35 @@ static void test_roundtrip(void) {
     CHECK(evolu_stream_store_merge(&d->s, &bt->b, NULL) == EVOLU_E_STORAGE);
     d->h.dead = false;
     CHECK(dev_reboot(d) == EVOLU_OK && same(d, &r, 5));
+    /* a change far larger than any device buffer is stored whole, read back
+     * whole through an arena, and refused (never cut) where it does not fit */
+    {
+        size_t big_n = 100000;
+        uint8_t *big = malloc(big_n), *arena_mem = malloc(big_n);
+        if (!big || !arena_mem) abort();
+        for (size_t i = 0; i < big_n; i++) big[i] = (uint8_t)(i * 31 + 7);
+        evolu_timestamp bt1 = rand_ts(3000);
+        bt1.millis += 10000000; /* not stored yet */
+        const uint8_t *bc[1] = {big};
+        size_t bl[1] = {big_n};
+        evolu_store_array_batch ba;
+        evolu_store_batch bb;
+        evolu_store_batch_from_array(&bb, &ba, &bt1, bc, bl, 1);
+        CHECK(evolu_stream_store_merge(&d->s, &bb, NULL) == EVOLU_OK);
+        uint8_t key[16];
+        evolu_timestamp_to_bytes(&bt1, key);
+        big_arena ar = {arena_mem, big_n, 0};
+        evolu_store_arena arena = {&ar, big_alloc};
+        CHECK(d->st.read_change(d->st.ctx, key, &arena, &c, &len) == EVOLU_OK &&
+              len == big_n && memcmp(c, big, big_n) == 0);
+        ar.cap = big_n - 1;
+        ar.used = 0;
+        CHECK(d->st.read_change(d->st.ctx, key, &arena, &c, &len) == EVOLU_E_CAPACITY);
+        CHECK(d->st.read_change(d->st.ctx, key, NULL, &c, &len) == EVOLU_E_BUFFER);
+        free(big);
+        free(arena_mem);
+        /* (the reference set no longer matches: nothing is compared after this) */
+    }
     /* nothing works before open */
     evolu_stream_store fresh;
     evolu_stream_store_init(&fresh, &d->s.cfg);
