@@ -203,6 +203,12 @@ evolu_err evolu_link_input(evolu_link *l, const uint8_t *in, size_t n, uint32_t 
  * new data within the peer's credit, acks and credit probes come from here. */
 evolu_err evolu_link_poll(evolu_link *l, uint32_t now_ms, uint8_t *out, size_t cap, size_t *n);
 
+/* Milliseconds from now until evolu_link_poll has something to do on its own
+ * (a retransmission, a HELLO or a probe), 0 if it has something now, and
+ * UINT32_MAX if only new input or a send can give it work: a device can sleep
+ * (wfi with a timer) this long between bytes. */
+uint32_t evolu_link_timeout(const evolu_link *l, uint32_t now_ms);
+
 /* Queues one DATA payload (copied into a slot). EVOLU_E_STATE before the
  * session is up, EVOLU_E_CAPACITY when every slot holds an unacknowledged
  * frame (try again after input), EVOLU_E_LIMIT if len exceeds the peer's MTU. */

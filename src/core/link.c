@@ -257,3 +257,19 @@ evolu_err evolu_link_poll(evolu_link *l, uint32_t now, uint8_t *out, size_t cap,
     }
     return EVOLU_OK;
 }
+
+/* Time left until `since + rto`, 0 if already due. */
+static uint32_t left(uint32_t since, uint32_t rto, uint32_t now) {
+    uint32_t gone = now - since;
+    return gone >= rto ? 0 : rto - gone;
+}
+
+uint32_t evolu_link_timeout(const evolu_link *l, uint32_t now) {
+    if (l->hello_due) return 0;
+    if (!l->connected) return left(l->hello_time, l->rto, now);
+    bool pending = l->tx_send != l->tx_next;
+    if (l->ack_due || (pending && seq_lt(l->tx_send, l->peer_limit))) return 0;
+    if (l->tx_send != l->tx_base) return left(l->tx_time, l->rto, now);
+    if (pending) return left(l->probe_time, l->rto, now);
+    return UINT32_MAX;
+}

@@ -146,11 +146,15 @@ static void script(const uint8_t *data, size_t size) {
                 off += used;
             }
         }
-        /* whatever the endpoint emits is a valid frame */
+        /* whatever the endpoint emits is a valid frame; once it has nothing
+         * more, its timeout is not "now" */
         for (int k = 0; k < 8; k++) {
             size_t m;
             if (evolu_link_poll(&l, now, wire, EVOLU_LINK_WIRE_MAX, &m)) __builtin_trap();
-            if (m == 0) break;
+            if (m == 0) {
+                if (evolu_link_timeout(&l, now) == 0) __builtin_trap();
+                break;
+            }
             evolu_link_decoder d;
             evolu_link_decoder_init(&d, dbuf, EVOLU_LINK_FRAME_MAX);
             size_t used;

@@ -697,6 +697,27 @@ static void credit_probe(void) {
     EXPECT(b->qn == 1 && a->l.stats.probes > probes && b->l.stats.overruns == 0);
 }
 
+/* evolu_link_timeout says when poll will have work of its own. */
+static void timeouts(void) {
+    uint32_t now = 100;
+    node *a = &g_dev, *b = &g_host;
+    node_init(a, 4, 4, 0x8888u);
+    node_init(b, 4, 4, 0x9999u);
+    EXPECT(evolu_link_timeout(&a->l, now) == 0); /* HELLO due */
+    node_output(a, now);
+    EXPECT(evolu_link_timeout(&a->l, now) == 10 && evolu_link_timeout(&a->l, now + 4) == 6);
+    EXPECT(evolu_link_timeout(&a->l, now + 10) == 0);
+    settle(a, b, &now, 100);
+    EXPECT(evolu_link_timeout(&a->l, now) == UINT32_MAX);
+    uint8_t x = 1;
+    EXPECT(evolu_link_send(&a->l, 0, &x, 1) == EVOLU_OK);
+    EXPECT(evolu_link_timeout(&a->l, now) == 0); /* data to send */
+    node_output(a, now);
+    EXPECT(evolu_link_timeout(&a->l, now) == 10 && evolu_link_timeout(&a->l, now + 3) == 7);
+    settle(a, b, &now, 100);
+    EXPECT(evolu_link_timeout(&a->l, now) == UINT32_MAX && b->qn == 1);
+}
+
 static void bad_config(void) {
     evolu_link l;
     uint8_t slots[EVOLU_LINK_SLOT_SIZE], rx[EVOLU_LINK_FRAME_MAX];
@@ -724,6 +745,7 @@ int main(void) {
     handshake_and_restart();
     rogue_sender();
     credit_probe();
+    timeouts();
     faults clean = {0, 0, 0, 0, 0, 0, 0, 0, 0};
     lossy_run(11, "clean line", clean, 1000000);
     faults lossy = {50, 50, 50, 20, 0, 0, 0, 0, 0};
