@@ -137,7 +137,8 @@ static evolu_err decode_batch(evolu_client_db *db, const evolu_owner *owner,
     }
     for (size_t k = 0; k < m->n_cols; k++)
         if (m->text_off[k] != NO_TEXT) m->cols[k].value.data = m->text + m->text_off[k];
-    for (size_t i = 0; i < n; i++) m->d[i].change.columns = m->cols + m->d[i].col0;
+    for (size_t i = 0; i < n; i++)
+        m->d[i].change.columns = m->d[i].change.n_columns ? m->cols + m->d[i].col0 : NULL;
     return EVOLU_OK;
 }
 
