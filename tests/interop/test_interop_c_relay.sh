@@ -5,7 +5,9 @@
 #   2. offline edits of the same rows and columns on the app and the C client,
 #      with a delete, converge to the last writer's values everywhere;
 #   3. live: a subscribed next5 app shows a row the C client pushed, and
-#      `evolu watch` shows a row the 8.11.0 app pushed, without a new sync.
+#      `evolu watch` shows a row the 8.11.0 app pushed, without a new sync;
+#   4. bulk: a next5 app pushes 5,000 rows (> 1 MB) of a new owner through the
+#      C relay; an 8.11.0 app and the C client pull identical rows.
 . "$(dirname "$0")/lib.sh"
 VALUES="$INTEROP_DIR/values.jsonl"
 nvalues=$(lines "$VALUES")
@@ -89,4 +91,24 @@ until grep -qF "{\"table\":\"todo\",\"id\":\"$tid\",\"column\":\"title\",\"value
 done
 stop $watch || fail "evolu watch did not exit 0"
 log "live Broadcasts through the C relay reached the next5 app and evolu watch"
+
+# 4.
+N=${EVOLU_INTEROP_BULK:-5000}
+pad=$(printf '%0200d' 0)
+t=$(date +%s)
+ts next5 bulk --relay "$URL" --timeout 120 bulk todo "$N" "ts-$pad-" sync >/dev/null \
+  || fail "the next5 app could not push $N rows through the C relay"
+ts next5 bulk rows todo >"$WORK/ts.rows"
+log "next5 app pushed $N rows ($(wc -c <"$WORK/ts.rows" | tr -d ' ') bytes as JSON) in $(($(date +%s) - t)) s"
+[ "$(lines "$WORK/ts.rows")" = "$N" ] || fail "the app has $(lines "$WORK/ts.rows") rows"
+mnemonic=$(cat "$WORK/bulk/mnemonic")
+ts v11 bulk11 --mnemonic "$mnemonic" --relay "$URL" --timeout 120 sync rows todo >"$WORK/v11.rows" \
+  || fail "the 8.11.0 app could not pull $N rows through the C relay"
+same "the 8.11.0 app pulled the next5 app's $N rows through the C relay" "$WORK/ts.rows" "$WORK/v11.rows"
+c cbulk owner restore "$mnemonic" >/dev/null || fail "evolu owner restore"
+c cbulk schema "$SCHEMA_TODO" || fail "evolu schema"
+c cbulk sync "$URL" --timeout 120 || fail "evolu sync of $N rows through the C relay"
+c_rows cbulk todo >"$WORK/c.rows"
+same "the C client pulled the next5 app's $N rows through the C relay" "$WORK/ts.rows" "$WORK/c.rows"
+log "bulk through the C relay: $N identical rows on next5, 8.11.0 and C"
 stop "$RELAY_PID" || fail "evolu relay did not exit 0 on SIGTERM"
