@@ -1,7 +1,7 @@
 /*
- * evolu/sqlite_index.h - the relay's persistent timestamp index: the second
- * implementation of evolu_store (evolu/store.h), in a SQLite database, for
- * any number of owners.
+ * evolu/sqlite_index.h - the persistent timestamp index (the relay's, and the
+ * client database's): the second implementation of evolu_store
+ * (evolu/store.h), in a SQLite database, for any number of owners.
  *
  * Design: a counted B+-tree per owner, whose nodes are rows of one SQLite
  * table (one BLOB per node). A leaf holds up to 64 sorted TimestampBytes with
@@ -46,6 +46,18 @@
  * arena - give it room for a whole reply, total_max bytes, on top of
  * EVOLU_RBSR_ARENA_PER_RANGE per range) or, without an arena, into memory
  * the index keeps until the owner's next write.
+ *
+ * Read cache: between read calls the index keeps decoded nodes (up to 2,048,
+ * ~6 MB, upper levels first) and owner rows while the database is unchanged -
+ * checked on every read call with PRAGMA data_version (other connections'
+ * commits) and sqlite3_total_changes64 (any change on this handle, including
+ * the caller's own SQL and rolled-back transactions). Reads inside a
+ * transaction bypass it. So a range fingerprint at a million items reads the
+ * cached inner nodes and two leaf rows.
+ *
+ * The client database (evolu/client_db.h) uses the same tree over its own
+ * evolu_message table, in its own file and transactions
+ * (evolu_client_db_store).
  *
  * Not thread-safe: one index (and its handle) per thread.
  */
