@@ -9,6 +9,8 @@
 
 int evolu_cmd_selfcheck(int argc, char **argv);
 int evolu_cmd_relay(int argc, char **argv);
+/* apps/cmd_proxy.c: a device (link protocol) to a relay, store-and-forward. */
+int evolu_cmd_proxy(int argc, char **argv);
 
 /* Client commands (apps/cmd_owner.c, cmd_schema.c, cmd_mutate.c, cmd_query.c,
  * cmd_sync.c). They work on the database named by the global option -d. */

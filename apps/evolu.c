@@ -20,6 +20,7 @@ static const struct {
     {"sync", evolu_cmd_sync, "sync with a relay until converged"},
     {"watch", evolu_cmd_watch, "stay connected to a relay and print changes as they arrive"},
     {"relay", evolu_cmd_relay, "run a relay (WebSocket server) on a SQLite database"},
+    {"proxy", evolu_cmd_proxy, "bridge a device's link to a relay, with store-and-forward"},
     {"selfcheck", evolu_cmd_selfcheck, "walk the core end to end and decode it back"},
 };
 
