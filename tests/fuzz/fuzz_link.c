@@ -6,7 +6,11 @@
  * also goes through the message receiver and the store decoder, and a store
  * payload that decodes must re-encode to the very same bytes.
  *
- * Even first byte: the input is a script of well-formed frames (so they pass
+ * First byte with bits 0-1 = 10: the input is a sequence of [len][payload]
+ * fed to the message receiver and the store decoder directly (a random frame
+ * rarely passes the CRC, so this is how those decoders get fuzzed).
+ *
+ * First byte with bits 0-1 = 00: the input is a script of well-formed frames (so they pass
  * the CRC and reach the endpoint's state machine) interleaved with clock
  * steps, grants and sends. The endpoint must never deliver more frames than
  * were granted, its send window must stay consistent, and every frame it
@@ -177,9 +181,61 @@ out:
     free(dbuf);
 }
 
+/* Payloads: [len][bytes]... each fed to the message receiver (whose offsets
+ * must be contiguous and whose COMPLETE must match the BEGIN's total) and to
+ * the store decoder. */
+static void payloads(const uint8_t *data, size_t size) {
+    evolu_link_msg_rx rx;
+    evolu_link_msg_rx_init(&rx, (uint32_t)data[0] << 4);
+    uint32_t total = 0, next = 0;
+    bool open = false;
+    size_t pos = 1;
+    while (pos < size) {
+        size_t n = data[pos++];
+        if (n > size - pos) n = size - pos;
+        uint8_t *p = malloc(n ? n : 1); /* exact size: ASan sees any overread */
+        if (!p) return;
+        memcpy(p, data + pos, n);
+        pos += n;
+        evolu_link_msg_part part;
+        evolu_err e = evolu_link_msg_feed(&rx, p, n, &part);
+        if (e != EVOLU_OK) {
+            open = false;
+        } else if (part.kind == EVOLU_LINK_MSG_STARTED) {
+            if (open || part.total > rx.max_total) __builtin_trap();
+            open = true;
+            total = part.total;
+            next = 0;
+        } else if (part.kind == EVOLU_LINK_MSG_DATA) {
+            if (!open || part.offset != next || part.n == 0 || part.n > total - next)
+                __builtin_trap();
+            next += (uint32_t)part.n;
+        } else if (part.kind == EVOLU_LINK_MSG_COMPLETE) {
+            if (!open || next != total || part.total != total) __builtin_trap();
+            open = false;
+        } else if (part.kind == EVOLU_LINK_MSG_ABORTED) {
+            open = false;
+        } else {
+            __builtin_trap();
+        }
+        if (rx.open != open) __builtin_trap();
+        evolu_link_store_msg m;
+        if (n && evolu_link_store_decode(p, n, &m) == EVOLU_OK) {
+            uint8_t *out = malloc(n);
+            size_t len;
+            if (out && (evolu_link_store_encode(&m, out, n, &len) != EVOLU_OK || len != n ||
+                        memcmp(out, p, n) != 0))
+                __builtin_trap();
+            free(out);
+        }
+        free(p);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     if (data[0] & 1) raw_stream(data, size);
+    else if (data[0] & 2) payloads(data, size);
     else script(data, size);
     return 0;
 }
