@@ -80,6 +80,7 @@ typedef struct rl {
     rl_conn *c;
     struct pollfd *pf;
     int *pmap;            /* pf[j] is the socket of c[pmap[j]] */
+    nfds_t rot;           /* where the last round of the loop started */
     rl_stats s;
     pid_t kill_pid;       /* SIGKILL it after kill_at acknowledged pushes of the phase */
     uint64_t kill_at;
@@ -555,7 +556,11 @@ static inline bool rl_loop(rl *L, bool (*done)(rl *), int64_t deadline_ms) {
         int r = poll(L->pf, m, 100);
         if (r < 0 && errno != EINTR) return false;
         if (r <= 0) continue;
-        for (nfds_t j = 0; j < m; j++) {
+        /* Start at a different socket each round, so no client is always
+         * served (and sends its next request) last. */
+        L->rot = (L->rot + 1) % m;
+        for (nfds_t jj = 0; jj < m; jj++) {
+            nfds_t j = (jj + L->rot) % m;
             rl_conn *c = &L->c[L->pmap[j]];
             short ev = L->pf[j].revents;
             if (!ev || c->fd != L->pf[j].fd) continue;
