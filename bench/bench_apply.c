@@ -9,6 +9,9 @@
  *
  * usage: bench_apply [N [BATCH]]   (default 200000 changes, batches of 1000)
  *        EVOLU_BENCH_CACHE_KB=K sets SQLite's page cache to K KiB
+ *        EVOLU_BENCH_PRAGMAS="pragma ...; ..." runs these on the handle first
+ * Prints wall-clock and CPU time: on a shared machine the CPU figure is the
+ * fair "changes per second on one core".
  * Built only with -DEVOLU_BENCH=ON; use a Release build for real numbers. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
