@@ -1,0 +1,251 @@
+/*
+ * board_qemu.c - the firmware's port points (evolu/device_port.h) on QEMU's
+ * mps2-an505, the emulated stand-in for an STM32U5 board:
+ *
+ *   byte stream  CMSDK UART0 at 0x50200000 (stands in for USB CDC);
+ *                -serial tcp:127.0.0.1:PORT connects it to the proxy
+ *   wait         polls UART0's RX flag and the clock (see q_wait); a real
+ *                board sleeps in wfi
+ *   clocks       semihosting SYS_CLOCK (centiseconds since start) for the
+ *                link's timers, SYS_TIME (host seconds) + SYS_CLOCK for the
+ *                wall clock (an STM32U5 reads its RTC and a timer)
+ *   random       QEMU STAND-IN, NOT A TRNG: SHA-256 in counter mode over a
+ *                key from the build's fixed generator (evolu_board_random of
+ *                device/board_mps2_an505.c) mixed with the host time at boot,
+ *                so two boots of one build do not repeat nonces. Tests only;
+ *                an STM32U5 board reads its RNG peripheral.
+ *   flash        a semihosting file (state=PATH on the command line, default
+ *                evolu-fw.state), written as PATH.new and renamed over PATH
+ *                (atomic on the host's file system)
+ *   args/report  SYS_GET_CMDLINE (-append) and SYS_WRITE0 to QEMU's stdout
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "device.h"
+#include "evolu/device_port.h"
+#include "evolu/port_device.h"
+
+int main(void);
+
+/* --- semihosting ------------------------------------------------------------------ */
+
+static uint32_t semi(uint32_t op, const void *arg) {
+    register uint32_t r0 __asm__("r0") = op;
+    register const void *r1 __asm__("r1") = arg;
+    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+
+#define SYS_OPEN 0x01u
+#define SYS_CLOSE 0x02u
+#define SYS_WRITE0 0x04u
+#define SYS_WRITE 0x05u
+#define SYS_READ 0x06u
+#define SYS_FLEN 0x0Cu
+#define SYS_RENAME 0x0Fu
+#define SYS_CLOCK 0x10u
+#define SYS_TIME 0x11u
+#define SYS_GET_CMDLINE 0x15u
+
+/* --- UART0, NVIC, SysTick ------------------------------------------------------------ */
+
+#define REG(a) (*(volatile uint32_t *)(a))
+#define UART0 0x50200000u
+#define UART_DATA REG(UART0 + 0x0u)
+#define UART_STATE REG(UART0 + 0x4u)
+#define UART_CTRL REG(UART0 + 0x8u)
+#define UART_INT REG(UART0 + 0xCu)
+#define UART_BAUDDIV REG(UART0 + 0x10u)
+#define NVIC_ISER1 REG(0xE000E104u)
+#define NVIC_ICPR1 REG(0xE000E284u)
+
+typedef struct qemu_board {
+    int started;
+    uint32_t boot_cs;
+    int64_t boot_ms;
+    uint8_t key[32];
+    uint64_t counter;
+    char cmdline[1024];
+    size_t cmdline_len;
+    char state[256];
+    char state_new[264];
+} qemu_board;
+
+static qemu_board g_qb;
+
+static void board_start(qemu_board *b) {
+    if (b->started) return;
+    b->started = 1;
+    UART_BAUDDIV = 16;
+    UART_CTRL = 0x3u | (1u << 3); /* TX, RX, RX interrupt */
+    __asm__ volatile("cpsid i" ::: "memory");
+    NVIC_ISER1 = 1u << 0; /* IRQ 32: UART0 RX */
+    b->boot_cs = semi(SYS_CLOCK, NULL);
+    b->boot_ms = (int64_t)semi(SYS_TIME, NULL) * 1000;
+    /* random: the build's generator mixed with the boot time */
+    const evolu_port *p = evolu_port_device();
+    uint8_t seed[32 + 8];
+    evolu_board_random(seed, 32);
+    for (unsigned i = 0; i < 4; i++) seed[32 + i] = (uint8_t)((uint64_t)b->boot_ms >> (8 * (i + 1)));
+    for (unsigned i = 0; i < 4; i++) seed[36 + i] = (uint8_t)(b->boot_cs >> (8 * i));
+    p->sha256(p->ctx, b->key, seed, sizeof seed);
+    p->memzero(p->ctx, seed, sizeof seed);
+    /* command line and the state file's name */
+    uint32_t blk[2] = {(uint32_t)(uintptr_t)b->cmdline, sizeof b->cmdline - 1};
+    if (semi(SYS_GET_CMDLINE, blk) == 0 && blk[1] < sizeof b->cmdline) {
+        b->cmdline_len = blk[1];
+        b->cmdline[b->cmdline_len] = 0;
+    }
+    strcpy(b->state, "evolu-fw.state");
+    const char *s = strstr(b->cmdline, "state=");
+    if (s && (s == b->cmdline || s[-1] == ' ')) {
+        s += 6;
+        size_t n = 0;
+        while (s[n] && s[n] != ' ' && n < sizeof b->state - 1) n++;
+        memcpy(b->state, s, n);
+        b->state[n] = 0;
+    }
+    strcpy(b->state_new, b->state);
+    strcat(b->state_new, ".new");
+}
+
+static size_t q_read(void *ctx, uint8_t *buf, size_t cap) {
+    (void)ctx;
+    size_t n = 0;
+    while (n < cap && (UART_STATE & 2u)) buf[n++] = (uint8_t)UART_DATA;
+    return n;
+}
+
+static evolu_err q_write(void *ctx, const uint8_t *p, size_t n) {
+    (void)ctx;
+    for (size_t i = 0; i < n; i++) {
+        while (UART_STATE & 1u) {
+        }
+        UART_DATA = p[i];
+    }
+    return EVOLU_OK;
+}
+
+static uint32_t q_ticks(void *ctx) {
+    qemu_board *b = ctx;
+    return (semi(SYS_CLOCK, NULL) - b->boot_cs) * 10u;
+}
+
+static void q_wait(void *ctx, uint32_t ms) {
+    uint32_t start = q_ticks(ctx);
+    /* Polls: under QEMU 7.2 the SysTick did not wake wfi here (the idle link
+     * then slept forever), so only the UART may end a wfi. A real board
+     * sleeps in wfi with the RX interrupt and a low-power timer. */
+    while (!(UART_STATE & 2u) && q_ticks(ctx) - start < ms) {
+        UART_INT = 0x2u; /* RX interrupt */
+        NVIC_ICPR1 = 1u << 0;
+    }
+}
+
+static int64_t q_now(void *ctx) {
+    qemu_board *b = ctx;
+    return b->boot_ms + (int64_t)q_ticks(ctx);
+}
+
+static void q_random(void *ctx, uint8_t *buf, size_t n) {
+    qemu_board *b = ctx;
+    const evolu_port *p = evolu_port_device();
+    uint8_t in[40], out[32];
+    while (n) {
+        memcpy(in, b->key, 32);
+        for (unsigned i = 0; i < 8; i++) in[32 + i] = (uint8_t)(b->counter >> (8 * i));
+        b->counter++;
+        p->sha256(p->ctx, out, in, sizeof in);
+        size_t k = n < sizeof out ? n : sizeof out;
+        memcpy(buf, out, k);
+        buf += k;
+        n -= k;
+    }
+    p->memzero(p->ctx, in, sizeof in);
+    p->memzero(p->ctx, out, sizeof out);
+}
+
+static evolu_err q_load(void *ctx, uint8_t *buf, size_t cap, size_t *len) {
+    qemu_board *b = ctx;
+    uint32_t open_blk[3] = {(uint32_t)(uintptr_t)b->state, 1 /* "rb" */, strlen(b->state)};
+    int32_t h = (int32_t)semi(SYS_OPEN, open_blk);
+    if (h < 0) return EVOLU_E_DONE;
+    uint32_t hb[1] = {(uint32_t)h};
+    int32_t flen = (int32_t)semi(SYS_FLEN, hb);
+    evolu_err e = EVOLU_OK;
+    if (flen < 0 || (uint32_t)flen > cap) {
+        e = EVOLU_E_STORAGE;
+    } else {
+        uint32_t rd[3] = {(uint32_t)h, (uint32_t)(uintptr_t)buf, (uint32_t)flen};
+        if (semi(SYS_READ, rd) != 0) e = EVOLU_E_STORAGE;
+        *len = (size_t)flen;
+    }
+    semi(SYS_CLOSE, hb);
+    return e;
+}
+
+static evolu_err q_save(void *ctx, const uint8_t *p, size_t n) {
+    qemu_board *b = ctx;
+    uint32_t open_blk[3] = {(uint32_t)(uintptr_t)b->state_new, 5 /* "wb" */,
+                            strlen(b->state_new)};
+    int32_t h = (int32_t)semi(SYS_OPEN, open_blk);
+    if (h < 0) return EVOLU_E_STORAGE;
+    uint32_t wr[3] = {(uint32_t)h, (uint32_t)(uintptr_t)p, (uint32_t)n};
+    uint32_t left = semi(SYS_WRITE, wr);
+    uint32_t hb[1] = {(uint32_t)h};
+    uint32_t closed = semi(SYS_CLOSE, hb);
+    if (left || closed) return EVOLU_E_STORAGE;
+    uint32_t rn[4] = {(uint32_t)(uintptr_t)b->state_new, strlen(b->state_new),
+                      (uint32_t)(uintptr_t)b->state, strlen(b->state)};
+    return semi(SYS_RENAME, rn) == 0 ? EVOLU_OK : EVOLU_E_STORAGE;
+}
+
+static size_t q_args(void *ctx, char *buf, size_t cap) {
+    qemu_board *b = ctx;
+    if (b->cmdline_len >= cap) return cap;
+    memcpy(buf, b->cmdline, b->cmdline_len + 1);
+    return b->cmdline_len;
+}
+
+static void q_report(void *ctx, const char *line, size_t n) {
+    (void)ctx;
+    static char out[700];
+    if (n > sizeof out - 2) n = sizeof out - 2;
+    memcpy(out, line, n);
+    out[n] = '\n';
+    out[n + 1] = 0;
+    semi(SYS_WRITE0, out);
+}
+
+extern uint32_t __data_start[], __bss_end__[];
+static size_t q_static(void *ctx) {
+    (void)ctx;
+    return (size_t)((const char *)__bss_end__ - (const char *)__data_start);
+}
+static size_t q_stack(void *ctx) {
+    (void)ctx;
+    return evolu_device_stack_high_water();
+}
+
+const evolu_device_port *evolu_device_board(void) {
+    static evolu_device_port dp;
+    board_start(&g_qb);
+    dp.ctx = &g_qb;
+    dp.crypto = evolu_port_device();
+    dp.stream_read = q_read;
+    dp.stream_write = q_write;
+    dp.wait = q_wait;
+    dp.ticks_ms = q_ticks;
+    dp.now_ms = q_now;
+    dp.random = q_random;
+    dp.state_load = q_load;
+    dp.state_save = q_save;
+    dp.args = q_args;
+    dp.report = q_report;
+    dp.ram_static = q_static;
+    dp.stack_peak = q_stack;
+    return &dp;
+}
+
+int main(void) { return evolu_firmware_run(evolu_device_board()); }

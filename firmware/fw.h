@@ -1,0 +1,165 @@
+/*
+ * fw.h - the firmware's state (one struct, all of its RAM besides the stack)
+ * and the internal API between its modules:
+ *
+ *   fw_link.c   the link over the board's byte stream: pumping, channel-0
+ *               protocol messages, the host store on channel 1, control on 2
+ *   fw_table.c  the device's `reading` table: last-writer-wins, bounded
+ *   fw_state.c  the trusted state record (owner, device key, sequence, clock)
+ *   fw_app.c    boot, provisioning, ticks, sync
+ */
+#ifndef EVOLU_FW_H
+#define EVOLU_FW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evolu/device_port.h"
+#include "evolu/link.h"
+#include "evolu/owner.h"
+#include "evolu/protocol.h"
+#include "evolu/rbsr.h"
+#include "evolu/stream_store.h"
+#include "evolu/timestamp.h"
+
+/* --- sizes (the RAM budget: see docs/firmware.md) --------------------------- */
+#define FW_LINK_SLOTS 4u
+#define FW_LINK_CREDIT 4u
+#define FW_RX_MAX (32u * 1024u)    /* largest protocol message received */
+#define FW_TX_MAX (24u * 1024u)    /* largest protocol message sent */
+#define FW_ARENA (16u * 1024u)     /* changes read back from the host per reply */
+#define FW_MSGS 160u               /* message descriptors per reply */
+#define FW_RANGES 64u              /* range descriptors per reply */
+#define FW_SCRATCH 64u             /* peer timestamps sorted per range */
+#define FW_PLAIN_MAX 2048u         /* largest decrypted DbChange */
+#define FW_CHANGE_MAX 512u         /* an EncryptedDbChange the device writes */
+#define FW_ROWS 128u               /* rows of the reading table */
+#define FW_TEXT_MAX 48u            /* bytes of a text/bytes cell */
+#define FW_ARGS_MAX 512u
+
+/* One cell: its value and the timestamp that wrote it (LWW). */
+typedef struct fw_cell {
+    uint8_t ts[EVOLU_TIMESTAMP_BYTES]; /* all zero: never written */
+    uint8_t kind;                      /* evolu_value_kind */
+    double number;
+    uint8_t len;
+    uint8_t data[FW_TEXT_MAX];
+} fw_cell;
+
+enum { FW_COL_VALUE = 0, FW_COL_NOTE = 1, FW_COL_DELETED = 2, FW_NCOLS = 3 };
+
+typedef struct fw_row {
+    uint8_t id[EVOLU_ID_BYTES];
+    fw_cell cell[FW_NCOLS];
+} fw_row;
+
+typedef struct fw_table {
+    fw_row rows[FW_ROWS];
+    size_t n;
+    bool changed; /* since the last report */
+} fw_table;
+
+typedef struct fw_args {
+    const char *mnemonic; /* points into buf (NUL-terminated) */
+    uint32_t ticks, period_ms, idle_ticks, sync_timeout_ms;
+    char buf[FW_ARGS_MAX];
+} fw_args;
+
+typedef struct evolu_fw {
+    const evolu_device_port *dp;
+    evolu_port port; /* crypto from dp->crypto, random and now_ms from dp */
+    fw_args args;
+
+    /* trusted state */
+    evolu_owner owner;
+    evolu_timestamp clock; /* the HLC */
+    evolu_stream_trusted trusted;
+
+    /* link */
+    evolu_link link;
+    uint8_t slots[FW_LINK_SLOTS * EVOLU_LINK_SLOT_SIZE];
+    uint8_t rxframe[EVOLU_LINK_FRAME_MAX];
+    uint8_t wire[EVOLU_LINK_WIRE_MAX];
+    uint8_t inbuf[256];
+    uint8_t payload[EVOLU_LINK_MTU]; /* a request being sent */
+    uint32_t link_resets;
+    bool closed; /* the byte stream is gone for good */
+    /* channel 1: the reply to the one outstanding request */
+    uint8_t reply[EVOLU_LINK_MTU];
+    size_t reply_len;
+    bool reply_ready;
+    uint16_t req_id;
+    /* channel 0: the message being received */
+    evolu_link_msg_rx mrx;
+    uint8_t rx[FW_RX_MAX];
+    size_t rx_len;
+    bool rx_ready, rx_busy, rx_discard;
+    uint32_t rx_dropped;
+    /* channel 2 */
+    bool relay_up, relay_came_up;
+    /* outstanding protocol requests (answers still expected) */
+    uint32_t outstanding;
+
+    /* host store and sync */
+    evolu_stream_host host;
+    evolu_stream_store store;
+    evolu_store table_store; /* the stream store's table, write_messages wrapped */
+    evolu_store stream_table;
+    evolu_msg_builder builder;
+    evolu_msg_entry msgs[FW_MSGS];
+    evolu_range_entry ranges[FW_RANGES];
+    uint8_t arena[FW_ARENA];
+    uint8_t scratch[FW_SCRATCH][EVOLU_TIMESTAMP_BYTES];
+    uint8_t tx[FW_TX_MAX];
+    uint8_t plain[FW_PLAIN_MAX];
+    uint8_t text[FW_PLAIN_MAX];
+    uint8_t change[FW_CHANGE_MAX];
+    uint32_t readings_written, messages_applied, syncs;
+
+    fw_table table;
+    char line[640];
+    size_t line_len;
+} evolu_fw;
+
+/* --- fw_link.c ---------------------------------------------------------------- */
+void fw_link_init(evolu_fw *fw);
+/* Moves bytes both ways and handles what arrived; waits up to wait_ms for
+ * input when there is nothing to do. */
+void fw_pump(evolu_fw *fw, uint32_t wait_ms);
+/* Sends one protocol message on channel 0 (BEGIN / CHUNKs / END). */
+evolu_err fw_msg_send(evolu_fw *fw, const uint8_t *p, size_t n);
+/* The host store (evolu_stream_host) over channel 1. */
+void fw_host_table(evolu_fw *fw, evolu_stream_host *out);
+
+/* --- fw_table.c --------------------------------------------------------------- */
+/* Checks that a decrypted change can be applied (a reading change whose cells
+ * fit and whose row exists or has room): EVOLU_OK, EVOLU_E_CAPACITY (table
+ * full), EVOLU_E_LIMIT (a cell larger than FW_TEXT_MAX); other tables and
+ * columns are ignored (*relevant = false). new_rows counts rows it would add. */
+evolu_err fw_table_check(const fw_table *t, const evolu_dbchange_view *v, uint8_t *text,
+                         size_t text_cap, size_t *new_rows);
+/* Applies a checked change last-writer-wins. */
+evolu_err fw_table_apply(fw_table *t, const evolu_dbchange_view *v, uint8_t *text,
+                         size_t text_cap);
+size_t fw_table_free(const fw_table *t);
+/* Writes row i (in id order) as the JSON object of `evolu query` into out. */
+size_t fw_table_row_json(const fw_table *t, size_t i, char *out, size_t cap);
+size_t fw_table_visible(const fw_table *t);
+
+/* --- fw_state.c --------------------------------------------------------------- */
+evolu_err fw_state_load(evolu_fw *fw);
+evolu_err fw_state_save(evolu_fw *fw);
+
+/* --- fw_app.c ----------------------------------------------------------------- */
+/* Report lines: fw_line starts "evolu-fw: " + s, fw_add* append (cut at the
+ * line buffer, never overflowing), fw_emit sends it. */
+void fw_line(evolu_fw *fw, const char *s);
+void fw_add(evolu_fw *fw, const char *s);
+void fw_addn(evolu_fw *fw, const char *s, size_t n);
+void fw_addu(evolu_fw *fw, uint64_t v);
+void fw_emit(evolu_fw *fw);
+/* "evolu-fw: error <what> <EVOLU_E_...>" */
+void fw_error(evolu_fw *fw, const char *what, evolu_err e);
+
+#endif

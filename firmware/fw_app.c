@@ -1,0 +1,590 @@
+/*
+ * fw_app.c - the firmware app: boot, trusted state (provisioning an owner
+ * from the mnemonic on first boot), a `reading` row every tick (encrypted
+ * with the owner's key, stamped by the HLC, merged into the stream store on
+ * the host, pushed), sync as the RBSR initiator over the stream store, and
+ * the table state reported as JSON lines (docs/firmware.md has the lines).
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "evolu/dbchange.h"
+#include "evolu/hlc.h"
+#include "evolu/id.h"
+#include "evolu/json.h"
+#include "fw.h"
+
+static evolu_fw g_fw; /* the firmware's RAM besides the stack: one struct */
+
+/* --- report lines --------------------------------------------------------------- */
+
+void fw_addn(evolu_fw *fw, const char *s, size_t n) {
+    size_t room = sizeof fw->line - 1 - fw->line_len;
+    if (n > room) n = room;
+    memcpy(fw->line + fw->line_len, s, n);
+    fw->line_len += n;
+    fw->line[fw->line_len] = 0;
+}
+void fw_add(evolu_fw *fw, const char *s) { fw_addn(fw, s, strlen(s)); }
+void fw_line(evolu_fw *fw, const char *s) {
+    fw->line_len = 0;
+    fw_add(fw, "evolu-fw: ");
+    fw_add(fw, s);
+}
+void fw_addu(evolu_fw *fw, uint64_t v) {
+    char b[24];
+    size_t i = sizeof b;
+    do {
+        b[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    fw_addn(fw, b + i, sizeof b - i);
+}
+void fw_emit(evolu_fw *fw) { fw->dp->report(fw->dp->ctx, fw->line, fw->line_len); }
+void fw_error(evolu_fw *fw, const char *what, evolu_err e) {
+    fw_line(fw, "error ");
+    fw_add(fw, what);
+    fw_add(fw, " ");
+    fw_add(fw, evolu_errname(e));
+    fw_emit(fw);
+}
+
+static void add_id(evolu_fw *fw, const char *key, const uint8_t id[EVOLU_ID_BYTES]) {
+    char s[EVOLU_ID_CHARS];
+    evolu_id_to_string(id, s);
+    fw_add(fw, key);
+    fw_addn(fw, s, sizeof s);
+}
+
+/* --- the port table the core sees: the board's crypto, TRNG and RTC ----------------- */
+
+static evolu_fw *port_fw(void *ctx) { return ctx; }
+static const evolu_port *cr(void *ctx) { return port_fw(ctx)->dp->crypto; }
+static int p_enc(void *ctx, uint8_t *c, const uint8_t *m, size_t n, const uint8_t *nonce,
+                 const uint8_t *key) {
+    return cr(ctx)->aead_encrypt(cr(ctx)->ctx, c, m, n, nonce, key);
+}
+static int p_dec(void *ctx, uint8_t *m, const uint8_t *c, size_t n, const uint8_t *nonce,
+                 const uint8_t *key) {
+    return cr(ctx)->aead_decrypt(cr(ctx)->ctx, m, c, n, nonce, key);
+}
+static void p_sha(void *ctx, uint8_t out[32], const uint8_t *m, size_t n) {
+    cr(ctx)->sha256(cr(ctx)->ctx, out, m, n);
+}
+static void p_hmac(void *ctx, uint8_t out[64], const uint8_t *k, size_t kn, const uint8_t *m1,
+                   size_t n1, const uint8_t *m2, size_t n2) {
+    cr(ctx)->hmac_sha512(cr(ctx)->ctx, out, k, kn, m1, n1, m2, n2);
+}
+static void p_random(void *ctx, uint8_t *b, size_t n) {
+    const evolu_device_port *dp = port_fw(ctx)->dp;
+    dp->random(dp->ctx, b, n);
+}
+static int64_t p_now(void *ctx) {
+    const evolu_device_port *dp = port_fw(ctx)->dp;
+    return dp->now_ms(dp->ctx);
+}
+static void p_zero(void *ctx, void *p, size_t n) { cr(ctx)->memzero(cr(ctx)->ctx, p, n); }
+static int p_eq(void *ctx, const void *a, const void *b, size_t n) {
+    return cr(ctx)->memeq(cr(ctx)->ctx, a, b, n);
+}
+
+/* --- arguments: "mnemonic=<words> ticks=N period_ms=M idle=K sync_timeout_ms=T" ----- */
+
+static bool parse_u32(const char *s, uint32_t *out) {
+    uint64_t v = 0;
+    if (!*s) return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return false;
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > UINT32_MAX) return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+static bool parse_args(evolu_fw *fw) {
+    fw_args *a = &fw->args;
+    a->ticks = 5;
+    a->period_ms = 1000;
+    a->idle_ticks = 0;
+    a->sync_timeout_ms = 3000;
+    a->mnemonic = NULL;
+    size_t n = fw->dp->args(fw->dp->ctx, a->buf, sizeof a->buf);
+    if (n >= sizeof a->buf) return false;
+    a->buf[n] = 0;
+    char *p = a->buf;
+    bool ok = true;
+    while (*p) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        char *tok = p;
+        while (*p && *p != ' ') p++;
+        char *end = p;
+        if (!strncmp(tok, "mnemonic=", 9)) {
+            a->mnemonic = tok + 9;
+            /* the words run until the next key=value token */
+            for (;;) {
+                char *q = p;
+                while (*q == ' ') q++;
+                if (!*q) break;
+                char *w = q;
+                while (*q && *q != ' ' && *q != '=') q++;
+                if (*q == '=') break;
+                while (*q && *q != ' ') q++;
+                (void)w;
+                p = end = q;
+            }
+            if (*p) p++;
+            *end = 0;
+            continue;
+        }
+        if (*p) *p++ = 0;
+        uint32_t *dst = NULL;
+        const char *val = NULL;
+        if (!strncmp(tok, "ticks=", 6)) dst = &a->ticks, val = tok + 6;
+        else if (!strncmp(tok, "period_ms=", 10)) dst = &a->period_ms, val = tok + 10;
+        else if (!strncmp(tok, "idle=", 5)) dst = &a->idle_ticks, val = tok + 5;
+        else if (!strncmp(tok, "sync_timeout_ms=", 16)) dst = &a->sync_timeout_ms, val = tok + 16;
+        if (dst && !parse_u32(val, dst)) ok = false;
+    }
+    return ok;
+}
+
+/* --- trusted state and provisioning ------------------------------------------------- */
+
+static evolu_err save_trusted(void *ctx, const evolu_stream_trusted *t) {
+    (void)t; /* it is fw->trusted */
+    return fw_state_save(ctx);
+}
+
+static evolu_err provision(evolu_fw *fw) {
+    if (!fw->args.mnemonic) return EVOLU_E_ARG;
+    uint8_t secret[EVOLU_MNEMONIC_MAX_SECRET_BYTES];
+    size_t len = 0;
+    evolu_err e = evolu_mnemonic_to_secret(&fw->port, fw->args.mnemonic,
+                                           strlen(fw->args.mnemonic), secret, &len);
+    if (!e) e = evolu_owner_from_secret(&fw->port, secret, len, &fw->owner);
+    fw->port.memzero(fw->port.ctx, secret, sizeof secret);
+    if (e) return e;
+    memset(&fw->trusted, 0, sizeof fw->trusted);
+    fw->port.random(fw->port.ctx, fw->trusted.key, sizeof fw->trusted.key);
+    evolu_hlc_init(&fw->port, &fw->clock);
+    return fw_state_save(fw);
+}
+
+/* --- decrypting and applying changes -------------------------------------------------- */
+
+static evolu_err open_change(evolu_fw *fw, const evolu_timestamp *ts, const uint8_t *enc,
+                             size_t len, evolu_dbchange_view *v) {
+    size_t plen = 0;
+    evolu_err e = evolu_dbchange_decrypt(&fw->port, fw->owner.encryption_key, ts, enc, len,
+                                         fw->plain, sizeof fw->plain, &plen);
+    if (e == EVOLU_E_BUFFER) return EVOLU_E_LIMIT; /* larger than the device takes */
+    if (e) return e;
+    return evolu_dbchange_parse(fw->plain, plen, v);
+}
+
+/* The store the sync engine writes received changes through: check every
+ * change first (all or nothing: a change that does not fit refuses the batch
+ * with a typed error), apply them to the table last-writer-wins, advance the
+ * HLC, then merge them into the stream store (which saves the trusted state,
+ * clock included). */
+static evolu_err fw_write_messages(void *ctx, const evolu_store_batch *batch) {
+    evolu_fw *fw = (evolu_fw *)(void *)((char *)ctx - offsetof(evolu_fw, store));
+    evolu_timestamp ts, clk = fw->clock;
+    const uint8_t *change;
+    size_t len, new_rows = 0;
+    int64_t now = fw->port.now_ms(fw->port.ctx);
+    evolu_dbchange_view v;
+    evolu_err e;
+    batch->rewind(batch->ctx);
+    while ((e = batch->next(batch->ctx, &ts, &change, &len)) == EVOLU_OK) {
+        size_t nr = 0;
+        e = open_change(fw, &ts, change, len, &v);
+        if (!e) e = fw_table_check(&fw->table, &v, fw->text, sizeof fw->text, &nr);
+        evolu_timestamp next;
+        if (!e) e = evolu_hlc_receive(&clk, &ts, now, EVOLU_HLC_MAX_DRIFT, &next, NULL);
+        if (e) return e;
+        clk = next;
+        new_rows += nr;
+    }
+    if (e != EVOLU_E_DONE) return e;
+    if (new_rows > fw_table_free(&fw->table)) return EVOLU_E_CAPACITY;
+    batch->rewind(batch->ctx);
+    while ((e = batch->next(batch->ctx, &ts, &change, &len)) == EVOLU_OK) {
+        e = open_change(fw, &ts, change, len, &v);
+        if (!e) e = fw_table_apply(&fw->table, &v, fw->text, sizeof fw->text);
+        if (e) return e;
+        fw->messages_applied++;
+    }
+    fw->clock = clk;
+    batch->rewind(batch->ctx);
+    return fw->stream_table.write_messages(fw->stream_table.ctx, batch);
+}
+
+/* Boot: rebuild the table from the changes cached on the host. */
+typedef struct {
+    evolu_fw *fw;
+    evolu_err err;
+    size_t used;
+} rebuild_ctx;
+
+static evolu_err bump_alloc(void *ctx, size_t n, uint8_t **out) {
+    rebuild_ctx *r = ctx;
+    if (n > sizeof r->fw->tx - r->used) return EVOLU_E_CAPACITY;
+    *out = r->fw->tx + r->used;
+    r->used += n;
+    return EVOLU_OK;
+}
+
+static bool rebuild_visit(void *ctx, const uint8_t key[EVOLU_TIMESTAMP_BYTES], uint64_t index) {
+    (void)index;
+    rebuild_ctx *r = ctx;
+    evolu_fw *fw = r->fw;
+    evolu_timestamp ts;
+    const uint8_t *change;
+    size_t len;
+    evolu_dbchange_view v;
+    evolu_store_arena arena = {r, bump_alloc};
+    r->used = 0;
+    r->err = evolu_timestamp_from_bytes(key, &ts);
+    if (!r->err)
+        r->err = fw->stream_table.read_change(fw->stream_table.ctx, key, &arena, &change, &len);
+    if (!r->err) r->err = open_change(fw, &ts, change, len, &v);
+    if (!r->err) r->err = fw_table_apply(&fw->table, &v, fw->text, sizeof fw->text);
+    return r->err == EVOLU_OK;
+}
+
+/* --- reports ------------------------------------------------------------------------- */
+
+static void report_table(evolu_fw *fw) {
+    size_t n = fw_table_visible(&fw->table);
+    fw_line(fw, "table rows=");
+    fw_addu(fw, n);
+    fw_emit(fw);
+    for (size_t i = 0; i < n; i++) {
+        fw_line(fw, "row ");
+        size_t k = fw_table_row_json(&fw->table, i, fw->line + fw->line_len,
+                                     sizeof fw->line - fw->line_len);
+        fw->line_len += k;
+        fw_emit(fw);
+    }
+    fw->table.changed = false;
+}
+
+/* --- protocol traffic ---------------------------------------------------------------- */
+
+static evolu_err send_built(evolu_fw *fw) {
+    evolu_writer w = evolu_writer_make(fw->tx, sizeof fw->tx);
+    evolu_err e = evolu_msg_builder_emit(&fw->builder, &w);
+    if (e) return e;
+    e = fw_msg_send(fw, fw->tx, w.len);
+    if (!e) fw->outstanding++;
+    return e;
+}
+
+/* Handles a received protocol message, if one is complete. */
+static void handle_incoming(evolu_fw *fw) {
+    if (!fw->rx_ready) return;
+    fw->rx_ready = false;
+    fw->rx_busy = true;
+    if (fw->outstanding) fw->outstanding--;
+    evolu_client_config cc = {fw->owner.id, &fw->table_store, fw->owner.write_key, 0,
+                              FW_RX_MAX,    false,            fw->scratch,         FW_SCRATCH};
+    evolu_writer w = evolu_writer_make(fw->tx, sizeof fw->tx);
+    evolu_client_outcome out;
+    memset(&out, 0, sizeof out);
+    evolu_err e = evolu_client_handle(&cc, fw->rx, fw->rx_len, &fw->builder, &w, &out);
+    if (!e && out.status == EVOLU_CLIENT_RESPONSE) {
+        e = fw_msg_send(fw, fw->tx, w.len);
+        if (!e) fw->outstanding++;
+    } else if (!e && out.status == EVOLU_CLIENT_CONVERGED) {
+        fw->syncs++;
+        fw_line(fw, "synced entries=");
+        fw_addu(fw, evolu_stream_store_count(&fw->store));
+        fw_add(fw, " rows=");
+        fw_addu(fw, fw_table_visible(&fw->table));
+        fw_emit(fw);
+    } else if (!e && out.status == EVOLU_CLIENT_BROADCAST) {
+        fw_line(fw, "broadcast applied");
+        fw_emit(fw);
+    }
+    if (e) {
+        fw_error(fw, "sync", e);
+        if (out.local_failure) fw_error(fw, "sync-cause", out.cause);
+    }
+    fw->rx_busy = false;
+    if (fw->table.changed) report_table(fw);
+}
+
+static uint32_t ticks(evolu_fw *fw) { return fw->dp->ticks_ms(fw->dp->ctx); }
+
+/* Pumps the link for ms milliseconds, handling whatever arrives. */
+static void run_for(evolu_fw *fw, uint32_t ms) {
+    uint32_t start = ticks(fw);
+    for (;;) {
+        uint32_t el = ticks(fw) - start;
+        if (el >= ms || fw->closed) break;
+        fw_pump(fw, ms - el < 50 ? ms - el : 50);
+        handle_incoming(fw);
+    }
+}
+
+/* Waits until every request was answered (or the timeout). */
+static bool wait_answers(evolu_fw *fw) {
+    uint32_t start = ticks(fw);
+    while (fw->outstanding && !fw->closed) {
+        if (ticks(fw) - start > fw->args.sync_timeout_ms) {
+            fw->outstanding = 0;
+            fw_line(fw, "sync pending (no answer yet)");
+            fw_emit(fw);
+            return false;
+        }
+        fw_pump(fw, 20);
+        handle_incoming(fw);
+    }
+    return true;
+}
+
+static void sync_round(evolu_fw *fw) {
+    evolu_rbsr r;
+    evolu_rbsr_init(&r, &fw->table_store, false, fw->scratch, FW_SCRATCH);
+    evolu_err e = evolu_rbsr_sync_request(&r, &fw->builder, fw->owner.id,
+                                          EVOLU_SUBSCRIPTION_NONE);
+    if (!e) e = send_built(fw);
+    if (e) {
+        fw_error(fw, "sync-request", e);
+        return;
+    }
+    (void)wait_answers(fw);
+}
+
+/* One reading: stamp, encrypt, index on the host, apply, push. */
+static void write_reading(evolu_fw *fw, uint32_t tick) {
+    if (fw_table_free(&fw->table) == 0) {
+        fw_error(fw, "reading", EVOLU_E_CAPACITY);
+        return;
+    }
+    evolu_timestamp ts;
+    evolu_err e = evolu_hlc_send(&fw->clock, fw->port.now_ms(fw->port.ctx), EVOLU_HLC_MAX_DRIFT,
+                                 &ts, NULL);
+    if (e) {
+        fw_error(fw, "clock", e);
+        return;
+    }
+    uint8_t id[EVOLU_ID_BYTES];
+    evolu_id_random(&fw->port, id);
+    double value = 20.0 + (double)(tick % 40) * 0.25;
+    char note[24] = "tick ";
+    size_t nl = 5;
+    {
+        char b[12];
+        size_t i = sizeof b;
+        uint32_t v = tick;
+        do {
+            b[--i] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        memcpy(note + nl, b + i, sizeof b - i);
+        nl += sizeof b - i;
+    }
+    evolu_column cols[2] = {
+        {(const uint8_t *)"value", 5, evolu_value_number(value)},
+        {(const uint8_t *)"note", 4, evolu_value_text((const uint8_t *)note, nl)},
+    };
+    evolu_dbchange c = {(const uint8_t *)"reading", 7, {0}, cols, 2, true, -1};
+    memcpy(c.id, id, sizeof id);
+    uint8_t nonce[EVOLU_AEAD_NONCE_BYTES];
+    fw->port.random(fw->port.ctx, nonce, sizeof nonce);
+    evolu_writer w = evolu_writer_make(fw->change, sizeof fw->change);
+    e = evolu_dbchange_encrypt(&w, &fw->port, fw->owner.encryption_key, &c, &ts, nonce);
+    if (e) {
+        fw_error(fw, "encrypt", e);
+        return;
+    }
+    fw->clock = ts;
+    /* Index it on the host (acknowledged once the trusted state is saved). */
+    const uint8_t *changes[1] = {fw->change};
+    size_t lens[1] = {w.len};
+    evolu_store_array_batch arr;
+    evolu_store_batch batch;
+    evolu_store_batch_from_array(&batch, &arr, &ts, changes, lens, 1);
+    uint64_t inserted = 0;
+    e = evolu_stream_store_merge(&fw->store, &batch, &inserted);
+    if (e) {
+        fw_error(fw, "store", e);
+        /* After a failure past the host's commit the store must be reopened. */
+        evolu_err oe = evolu_stream_store_open(&fw->store);
+        if (oe) fw_error(fw, "store-reopen", oe);
+        return;
+    }
+    evolu_dbchange_view v;
+    e = open_change(fw, &ts, fw->change, w.len, &v);
+    if (!e) e = fw_table_apply(&fw->table, &v, fw->text, sizeof fw->text);
+    if (e) fw_error(fw, "apply", e);
+    fw->readings_written++;
+    fw_line(fw, "wrote reading");
+    add_id(fw, " id=", id);
+    fw_add(fw, " value=");
+    {
+        char num[EVOLU_JS_NUMBER_MAX_CHARS];
+        fw_addn(fw, num, evolu_js_number_format(value, num));
+    }
+    fw_emit(fw);
+    /* Push: a Request with the write key and this one message. While the
+     * relay is away the proxy queues it on disk and forwards it later. */
+    evolu_header h;
+    evolu_header_request(&h, fw->owner.id, fw->owner.write_key, EVOLU_SUBSCRIPTION_NONE);
+    e = evolu_msg_builder_begin(&fw->builder, &h, 0, 0);
+    if (!e) e = evolu_msg_builder_add_message(&fw->builder, &ts, fw->change, w.len);
+    if (!e) e = send_built(fw);
+    if (e) fw_error(fw, "push", e);
+}
+
+/* --- main ------------------------------------------------------------------------------ */
+
+static void report_memory(evolu_fw *fw) {
+    const evolu_device_port *dp = fw->dp;
+    size_t st = dp->ram_static ? dp->ram_static(dp->ctx) : 0;
+    size_t sp = dp->stack_peak ? dp->stack_peak(dp->ctx) : 0;
+    fw_line(fw, "memory static=");
+    fw_addu(fw, st);
+    fw_add(fw, " stack=");
+    fw_addu(fw, sp);
+    fw_add(fw, " total=");
+    fw_addu(fw, st + sp);
+    fw_add(fw, " fw_struct=");
+    fw_addu(fw, sizeof *fw);
+    fw_emit(fw);
+    const evolu_link_stats *s = &fw->link.stats;
+    fw_line(fw, "link frames_in=");
+    fw_addu(fw, s->frames_in);
+    fw_add(fw, " frames_out=");
+    fw_addu(fw, s->frames_out);
+    fw_add(fw, " retransmits=");
+    fw_addu(fw, s->retransmits);
+    fw_add(fw, " bad_crc=");
+    fw_addu(fw, s->bad_crc);
+    fw_add(fw, " dropped_messages=");
+    fw_addu(fw, fw->rx_dropped);
+    fw_emit(fw);
+}
+
+int evolu_firmware_run(const evolu_device_port *dp) {
+    evolu_fw *fw = &g_fw;
+    memset(fw, 0, sizeof *fw);
+    fw->dp = dp;
+    evolu_port p = {fw, p_enc, p_dec, p_sha, p_hmac, p_random, p_now, p_zero, p_eq};
+    fw->port = p;
+    if (!parse_args(fw)) {
+        fw_line(fw, "error arguments (ticks=N period_ms=M idle=K sync_timeout_ms=T)");
+        fw_emit(fw);
+        return 2;
+    }
+    evolu_err e = fw_state_load(fw);
+    if (e == EVOLU_E_DONE) {
+        e = provision(fw);
+        if (e == EVOLU_E_ARG) {
+            fw_line(fw, "error no owner: first boot needs mnemonic=<words>");
+            fw_emit(fw);
+            return 2;
+        }
+        if (e) {
+            fw_error(fw, "provision", e);
+            return 2;
+        }
+        fw_line(fw, "provisioned");
+        add_id(fw, " owner=", fw->owner.id);
+        fw_emit(fw);
+    } else if (e) {
+        fw_error(fw, "state", e);
+        return 1;
+    }
+    /* The clock never goes below what the store has written. */
+    evolu_timestamp floor;
+    if (!evolu_timestamp_from_bytes(fw->trusted.clock, &floor) &&
+        evolu_timestamp_cmp(&floor, &fw->clock) > 0) {
+        fw->clock.millis = floor.millis;
+        fw->clock.counter = floor.counter;
+    }
+    fw_line(fw, "booted");
+    add_id(fw, " owner=", fw->owner.id);
+    fw_add(fw, " ticks=");
+    fw_addu(fw, fw->args.ticks);
+    fw_add(fw, " period_ms=");
+    fw_addu(fw, fw->args.period_ms);
+    fw_emit(fw);
+
+    fw_link_init(fw);
+    while (!fw->link.connected && !fw->closed) fw_pump(fw, 100);
+    if (fw->closed) {
+        fw_line(fw, "error link closed");
+        fw_emit(fw);
+        return 1;
+    }
+
+    fw_host_table(fw, &fw->host);
+    evolu_stream_config sc = {&fw->port, &fw->host, &fw->trusted, fw, save_trusted, NULL, 0};
+    evolu_stream_store_init(&fw->store, &sc);
+    e = evolu_stream_store_open(&fw->store);
+    if (e) {
+        fw_error(fw, "store-open", e);
+        return 1;
+    }
+    evolu_stream_store_table(&fw->store, &fw->stream_table);
+    fw->table_store = fw->stream_table;
+    fw->table_store.write_messages = fw_write_messages;
+    if (fw->stream_table.ctx != (void *)&fw->store) {
+        fw_line(fw, "error store table context");
+        fw_emit(fw);
+        return 1;
+    }
+    evolu_msg_builder_init(&fw->builder, fw->msgs, FW_MSGS, fw->ranges, FW_RANGES, fw->arena,
+                           sizeof fw->arena);
+
+    uint64_t count = evolu_stream_store_count(&fw->store);
+    if (count) {
+        rebuild_ctx rc = {fw, EVOLU_OK, 0};
+        e = fw->stream_table.iterate(fw->stream_table.ctx, 0, count, rebuild_visit, &rc);
+        if (!e) e = rc.err;
+        if (e) fw_error(fw, "rebuild", e);
+    }
+    fw_line(fw, "loaded entries=");
+    fw_addu(fw, count);
+    fw_add(fw, " rows=");
+    fw_addu(fw, fw_table_visible(&fw->table));
+    fw_emit(fw);
+    report_table(fw);
+
+    if (fw->relay_up) sync_round(fw);
+    uint32_t total = fw->args.ticks + fw->args.idle_ticks;
+    if (total < fw->args.ticks) total = UINT32_MAX;
+    for (uint32_t t = 0; t < total && !fw->closed; t++) {
+        if (t < fw->args.ticks) {
+            write_reading(fw, t);
+            /* One request in flight at a time: the device keeps one received
+             * message (FW_RX_MAX), so answers must not arrive together. While
+             * the relay is down the proxy queues the push; nothing to wait for. */
+            if (fw->relay_up) (void)wait_answers(fw);
+            else fw->outstanding = 0;
+        }
+        if (fw->relay_up) sync_round(fw);
+        if (fw->table.changed) report_table(fw);
+        run_for(fw, fw->args.period_ms);
+        if (fw->relay_came_up) {
+            fw->relay_came_up = false;
+            sync_round(fw);
+        }
+    }
+    if (fw->relay_up) sync_round(fw);
+    report_table(fw);
+    report_memory(fw);
+    fw_line(fw, "done written=");
+    fw_addu(fw, fw->readings_written);
+    fw_add(fw, " applied=");
+    fw_addu(fw, fw->messages_applied);
+    fw_add(fw, " syncs=");
+    fw_addu(fw, fw->syncs);
+    fw_emit(fw);
+    return fw->closed ? 1 : 0;
+}

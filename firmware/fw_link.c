@@ -1,0 +1,332 @@
+/*
+ * fw_link.c - the firmware's side of the link (evolu/link.h, docs/link.md)
+ * over the board's byte stream: one endpoint, pumped from the app's loop.
+ *
+ *  - channel 0: protocol messages. An incoming one is assembled in fw->rx
+ *    (bounded by FW_RX_MAX; a larger total is refused by the message layer
+ *    with EVOLU_E_LIMIT before any byte is kept). While a message waits or is
+ *    being handled, further messages are dropped and counted: the device is
+ *    the RBSR initiator, so the relay only answers its requests one by one.
+ *  - channel 1: the host store. One request at a time, answered by id; the
+ *    stream store's evolu_stream_host is a thin blocking loop over it.
+ *  - channel 2: the proxy's "relay up" (01) / "relay down" (00).
+ */
+#include <string.h>
+
+#include "fw.h"
+
+#define FW_STORE_TIMEOUT_MS 15000u
+#define FW_SEND_TIMEOUT_MS 15000u
+
+static uint32_t ticks(evolu_fw *fw) { return fw->dp->ticks_ms(fw->dp->ctx); }
+
+static void flush_out(evolu_fw *fw) {
+    size_t m = 0;
+    while (!fw->closed &&
+           evolu_link_poll(&fw->link, ticks(fw), fw->wire, sizeof fw->wire, &m) == EVOLU_OK &&
+           m) {
+        if (fw->dp->stream_write(fw->dp->ctx, fw->wire, m) != EVOLU_OK) fw->closed = true;
+    }
+}
+
+void fw_link_init(evolu_fw *fw) {
+    evolu_link_config cfg = {50, 1000, FW_LINK_CREDIT, 0};
+    uint32_t session = 0;
+    while (!session) fw->port.random(fw->port.ctx, (uint8_t *)&session, sizeof session);
+    evolu_link_init(&fw->link, &cfg, session, fw->slots, FW_LINK_SLOTS, fw->rxframe,
+                    sizeof fw->rxframe);
+    evolu_link_msg_rx_init(&fw->mrx, FW_RX_MAX);
+    fw->rx_discard = true; /* until a BEGIN */
+    fw->relay_up = true;   /* unknown until the proxy says otherwise */
+}
+
+static void on_protocol(evolu_fw *fw, const uint8_t *p, size_t n) {
+    bool begin = n >= 1 && p[0] == EVOLU_LINK_MSG_BEGIN;
+    if (fw->rx_busy || fw->rx_ready) {
+        if (begin) fw->rx_dropped++;
+        fw->rx_discard = true;
+        return;
+    }
+    if (begin) {
+        evolu_link_msg_rx_init(&fw->mrx, FW_RX_MAX);
+        fw->rx_discard = false;
+    }
+    if (fw->rx_discard) return;
+    evolu_link_msg_part part;
+    evolu_err e = evolu_link_msg_feed(&fw->mrx, p, n, &part);
+    if (e) {
+        fw_error(fw, "message", e);
+        fw->rx_discard = true;
+        if (fw->outstanding) fw->outstanding--; /* its answer is lost */
+        return;
+    }
+    switch (part.kind) {
+    case EVOLU_LINK_MSG_DATA:
+        if (part.offset > FW_RX_MAX || part.n > FW_RX_MAX - part.offset) {
+            fw->rx_discard = true; /* cannot happen: max_total bounds it */
+            return;
+        }
+        memcpy(fw->rx + part.offset, part.data, part.n);
+        break;
+    case EVOLU_LINK_MSG_COMPLETE:
+        fw->rx_len = part.total;
+        fw->rx_ready = true;
+        fw->rx_discard = true;
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_data(evolu_fw *fw, const evolu_link_event *ev) {
+    switch (ev->chan) {
+    case EVOLU_LINK_CH_STORE:
+        if (ev->len <= sizeof fw->reply) {
+            memcpy(fw->reply, ev->payload, ev->len);
+            fw->reply_len = ev->len;
+            fw->reply_ready = true;
+        }
+        break;
+    case EVOLU_LINK_CH_PROTOCOL:
+        on_protocol(fw, ev->payload, ev->len);
+        break;
+    case EVOLU_LINK_CH_CONTROL:
+        if (ev->len >= 1) {
+            bool up = ev->payload[0] == 1;
+            if (up && !fw->relay_up) fw->relay_came_up = true;
+            if (up != fw->relay_up) {
+                fw_line(fw, up ? "relay up" : "relay down");
+                fw_emit(fw);
+            }
+            fw->relay_up = up;
+        }
+        break;
+    default:
+        break; /* reserved channels: ignored */
+    }
+}
+
+void fw_pump(evolu_fw *fw, uint32_t wait_ms) {
+    flush_out(fw);
+    size_t n = fw->dp->stream_read(fw->dp->ctx, fw->inbuf, sizeof fw->inbuf);
+    if (n == 0 && wait_ms) {
+        uint32_t t = evolu_link_timeout(&fw->link, ticks(fw));
+        if (t > wait_ms) t = wait_ms;
+        if (t) fw->dp->wait(fw->dp->ctx, t);
+        n = fw->dp->stream_read(fw->dp->ctx, fw->inbuf, sizeof fw->inbuf);
+    }
+    const uint8_t *in = fw->inbuf;
+    while (n) {
+        size_t used = 0;
+        evolu_link_event ev;
+        evolu_err e = evolu_link_input(&fw->link, in, n, ticks(fw), &used, &ev);
+        if (used > n) used = n;
+        in += used;
+        n -= used;
+        if (e != EVOLU_OK) break;
+        if (ev.kind == EVOLU_LINK_EV_CONNECTED) {
+            /* The host (re)started: whatever was in flight is gone. */
+            fw->link_resets++;
+            fw->reply_ready = false;
+            fw->rx_discard = true;
+            fw->outstanding = 0;
+            fw_line(fw, "link up session=");
+            fw_addu(fw, fw->link_resets);
+            fw_emit(fw);
+        } else if (ev.kind == EVOLU_LINK_EV_DATA) {
+            on_data(fw, &ev);
+            evolu_link_grant(&fw->link, 1);
+        }
+    }
+    flush_out(fw);
+}
+
+/* Queues one payload, pumping until the window has room. */
+static evolu_err send_payload(evolu_fw *fw, uint8_t chan, const uint8_t *p, size_t n,
+                              uint32_t resets) {
+    uint32_t start = ticks(fw);
+    while (!fw->link.connected || evolu_link_send_room(&fw->link) == 0) {
+        if (fw->closed) return EVOLU_E_CLOSED;
+        if (fw->link_resets != resets) return EVOLU_E_STATE;
+        if (ticks(fw) - start > FW_SEND_TIMEOUT_MS) return EVOLU_E_TIMEOUT;
+        fw_pump(fw, 20);
+    }
+    if (fw->link_resets != resets) return EVOLU_E_STATE;
+    evolu_err e = evolu_link_send(&fw->link, chan, p, n);
+    flush_out(fw);
+    return e;
+}
+
+evolu_err fw_msg_send(evolu_fw *fw, const uint8_t *p, size_t n) {
+    uint32_t resets = fw->link_resets;
+    evolu_link_msg_tx t;
+    size_t chunk = evolu_link_mtu(&fw->link) - 1;
+    if (!fw->link.connected || chunk == 0 || chunk > EVOLU_LINK_MSG_CHUNK_MAX)
+        chunk = EVOLU_LINK_MSG_CHUNK_MAX;
+    size_t m = evolu_link_msg_begin(&t, (uint32_t)n, fw->payload, sizeof fw->payload);
+    evolu_err e = m ? send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, resets)
+                    : EVOLU_E_ARG;
+    for (size_t off = 0; !e && off < n; off += chunk) {
+        size_t k = n - off < chunk ? n - off : chunk;
+        m = evolu_link_msg_chunk(&t, p + off, k, fw->payload, sizeof fw->payload);
+        e = m ? send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, resets) : EVOLU_E_ARG;
+    }
+    if (!e) {
+        m = evolu_link_msg_end(&t, fw->payload, sizeof fw->payload);
+        e = m ? send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, resets) : EVOLU_E_ARG;
+    }
+    return e;
+}
+
+/* --- the host store over channel 1 --------------------------------------------------- */
+
+static evolu_err status_err(uint8_t status) {
+    switch (status) {
+    case EVOLU_LINK_ST_OK:
+        return EVOLU_OK;
+    case EVOLU_LINK_ST_NOT_FOUND:
+        return EVOLU_E_ARG;
+    default:
+        return EVOLU_E_STORAGE;
+    }
+}
+
+/* One request and its reply (rep's data points into fw->reply: copy it before
+ * the next pump). */
+static evolu_err call(evolu_fw *fw, evolu_link_store_msg *req, evolu_link_store_msg *rep) {
+    req->id = ++fw->req_id;
+    size_t n = 0;
+    evolu_err e = evolu_link_store_encode(req, fw->payload, sizeof fw->payload, &n);
+    if (e) return EVOLU_E_STORAGE;
+    uint32_t resets = fw->link_resets;
+    fw->reply_ready = false;
+    e = send_payload(fw, EVOLU_LINK_CH_STORE, fw->payload, n, resets);
+    if (e) return EVOLU_E_STORAGE;
+    uint32_t start = ticks(fw);
+    for (;;) {
+        fw_pump(fw, 20);
+        if (fw->reply_ready) {
+            fw->reply_ready = false;
+            if (evolu_link_store_decode(fw->reply, fw->reply_len, rep) == EVOLU_OK &&
+                rep->op == (uint8_t)(req->op | EVOLU_LINK_ST_REPLY) && rep->id == req->id)
+                return status_err(rep->status);
+        }
+        if (fw->closed || fw->link_resets != resets ||
+            ticks(fw) - start > FW_STORE_TIMEOUT_MS)
+            return EVOLU_E_STORAGE;
+    }
+}
+
+/* Data bytes per request so a reply or a request fits one frame. */
+static size_t piece(evolu_fw *fw, size_t overhead) {
+    size_t mtu = evolu_link_mtu(&fw->link);
+    if (mtu == 0) mtu = EVOLU_LINK_MTU;
+    return mtu > overhead ? mtu - overhead : 1;
+}
+
+static evolu_err h_read(evolu_fw *fw, uint8_t op, const uint8_t *key, uint64_t off, uint8_t *buf,
+                        size_t n, uint64_t *size) {
+    for (;;) {
+        if (off > UINT32_MAX) return EVOLU_E_STORAGE;
+        evolu_link_store_msg req = {0}, rep;
+        req.op = op;
+        req.key = key;
+        req.key_len = key ? EVOLU_TIMESTAMP_BYTES : 0;
+        req.offset = (uint32_t)off;
+        size_t max = n < piece(fw, 16) ? n : piece(fw, 16);
+        req.size = (uint32_t)max;
+        evolu_err e = call(fw, &req, &rep);
+        if (e) return e;
+        if (size) *size = rep.size;
+        if (n == 0) return EVOLU_OK;
+        if (rep.data_len == 0 || rep.data_len > n) return EVOLU_E_STORAGE;
+        memcpy(buf, rep.data, rep.data_len);
+        buf += rep.data_len;
+        off += rep.data_len;
+        n -= rep.data_len;
+        if (n == 0) return EVOLU_OK;
+    }
+}
+
+static evolu_err h_index_size(void *ctx, uint64_t *len) {
+    return h_read(ctx, EVOLU_LINK_ST_INDEX_READ, NULL, 0, NULL, 0, len);
+}
+
+static evolu_err h_index_read(void *ctx, uint64_t off, uint8_t *buf, size_t n) {
+    if (n == 0) return EVOLU_OK;
+    return h_read(ctx, EVOLU_LINK_ST_INDEX_READ, NULL, off, buf, n, NULL);
+}
+
+static evolu_err h_simple(evolu_fw *fw, uint8_t op) {
+    evolu_link_store_msg req = {0}, rep;
+    req.op = op;
+    return call(fw, &req, &rep);
+}
+
+static evolu_err h_begin(void *ctx) { return h_simple(ctx, EVOLU_LINK_ST_INDEX_BEGIN); }
+static evolu_err h_commit(void *ctx) { return h_simple(ctx, EVOLU_LINK_ST_INDEX_COMMIT); }
+static void h_abort(void *ctx) { (void)h_simple(ctx, EVOLU_LINK_ST_INDEX_ABORT); }
+
+static evolu_err h_append(void *ctx, const uint8_t *p, size_t n) {
+    evolu_fw *fw = ctx;
+    while (n) {
+        size_t k = n < piece(fw, 8) ? n : piece(fw, 8);
+        evolu_link_store_msg req = {0}, rep;
+        req.op = EVOLU_LINK_ST_INDEX_APPEND;
+        req.data = p;
+        req.data_len = k;
+        evolu_err e = call(fw, &req, &rep);
+        if (e) return e;
+        p += k;
+        n -= k;
+    }
+    return EVOLU_OK;
+}
+
+static evolu_err h_blob_put(void *ctx, const uint8_t ts[EVOLU_TIMESTAMP_BYTES],
+                            const uint8_t *p, size_t n) {
+    evolu_fw *fw = ctx;
+    if (n > UINT32_MAX) return EVOLU_E_STORAGE;
+    size_t off = 0;
+    do {
+        size_t k = n - off < piece(fw, 32) ? n - off : piece(fw, 32);
+        evolu_link_store_msg req = {0}, rep;
+        req.op = EVOLU_LINK_ST_BLOB_PUT;
+        req.key = ts;
+        req.key_len = EVOLU_TIMESTAMP_BYTES;
+        req.offset = (uint32_t)off;
+        req.size = (uint32_t)n;
+        req.data = p + off;
+        req.data_len = k;
+        evolu_err e = call(fw, &req, &rep);
+        if (e) return e;
+        off += k;
+    } while (off < n);
+    return EVOLU_OK;
+}
+
+static evolu_err h_blob_size(void *ctx, const uint8_t ts[EVOLU_TIMESTAMP_BYTES], size_t *n) {
+    uint64_t size = 0;
+    evolu_err e = h_read(ctx, EVOLU_LINK_ST_BLOB_GET, ts, 0, NULL, 0, &size);
+    if (!e) *n = (size_t)size;
+    return e;
+}
+
+static evolu_err h_blob_read(void *ctx, const uint8_t ts[EVOLU_TIMESTAMP_BYTES], size_t off,
+                             uint8_t *buf, size_t n) {
+    if (n == 0) return EVOLU_OK;
+    return h_read(ctx, EVOLU_LINK_ST_BLOB_GET, ts, off, buf, n, NULL);
+}
+
+void fw_host_table(evolu_fw *fw, evolu_stream_host *out) {
+    out->ctx = fw;
+    out->index_size = h_index_size;
+    out->index_read = h_index_read;
+    out->write_begin = h_begin;
+    out->write_append = h_append;
+    out->write_commit = h_commit;
+    out->write_abort = h_abort;
+    out->blob_put = h_blob_put;
+    out->blob_size = h_blob_size;
+    out->blob_read = h_blob_read;
+}
