@@ -1,0 +1,135 @@
+#!/bin/sh
+# test_firmware.sh - the firmware (firmware/, docs/firmware.md) on the emulated
+# STM32U5 stand-in, qemu-system-arm -M mps2-an505:
+#   1. cross-builds it (device/ with cmake/arm-none-eabi.cmake) for QEMU and
+#      for the real STM32U5 memory map, and prints both sizes;
+#   2. QEMU <-> evolu-fw-peer (host store + relay policy, no proxy): first boot
+#      provisions the owner from the mnemonic on the command line, writes N
+#      readings, syncs them, receives a change of the same owner, reports its
+#      table, and prints its peak RAM (painted stack + static);
+#   3. a reboot from the semihosting state file: reloads, syncs to a fresh relay;
+#   4. when `evolu proxy` exists: QEMU <-> proxy <-> `evolu relay --port 0` <->
+#      a C client restored from the same mnemonic: the client sees the
+#      device's readings and its own change reaches the device.
+# QEMU or the cross toolchain missing is a failure (scripts/device-deps.sh
+# installs them). Every process is bounded and stopped by its own PID.
+# usage: sh test_firmware.sh BUILD_DIR PATH_TO_evolu
+set -u
+B=${1:?usage: test_firmware.sh BUILD_DIR EVOLU}
+E=${2:-}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${TMPDIR:-/tmp}/evolu-fw-XXXXXX")
+PEER_PID=; QEMU_PID=; RELAY_PID=; PROXY_PID=
+cleanup() {
+    for p in $QEMU_PID $PEER_PID $PROXY_PID $RELAY_PID; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+. "$ROOT/firmware/test/fw_test_lib.sh"
+
+for tool in qemu-system-arm arm-none-eabi-gcc arm-none-eabi-size; do
+    command -v "$tool" >/dev/null 2>&1 ||
+        { echo "FAIL: $tool not found (run scripts/device-deps.sh)" >&2; exit 1; }
+done
+SRC=$ROOT/build/device-src
+[ -f "$SRC/libsodium/src/libsodium/crypto_aead/xchacha20poly1305/sodium/aead_xchacha20poly1305.c" ] ||
+    { echo "FAIL: libsodium sources missing in $SRC (run scripts/device-deps.sh)" >&2; exit 1; }
+
+# 1. cross build
+D=$B/fw-device
+cmake -S "$ROOT/device" -B "$D" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/arm-none-eabi.cmake" \
+    -DEVOLU_DEVICE_SRC="$SRC" >"$T/cross.log" 2>&1 &&
+    cmake --build "$D" -j2 --target evolu_firmware evolu_firmware_stm32u5 >>"$T/cross.log" 2>&1 ||
+    { tail -30 "$T/cross.log" >&2; echo "FAIL: cross build of the firmware" >&2; exit 1; }
+ELF=$D/evolu_firmware.elf
+echo "firmware size (arm-none-eabi-size; text+data = flash, data+bss = static RAM):"
+arm-none-eabi-size "$ELF" "$D/evolu_firmware_stm32u5.elf"
+set -- $(arm-none-eabi-size "$D/evolu_firmware_stm32u5.elf" | tail -n 1)
+FLASH=$(($1 + $2)); STATIC=$(($2 + $3))
+check "fits the STM32U5's 2 MiB flash ($FLASH B)" [ "$FLASH" -le 2097152 ]
+check "static RAM fits 768 KiB ($STATIC B)" [ "$STATIC" -le 786432 ]
+fw_host_tools
+
+# run_qemu NAME PORT APPEND: the firmware on the board, stdout = semihosting
+run_qemu() {
+    # (bounded by wait_pid, which kills it by PID: `timeout` in a background
+    # job let QEMU outlive it)
+    (cd "$T" && exec qemu-system-arm -M mps2-an505 -nographic -monitor none \
+        -semihosting-config enable=on,target=native -kernel "$ELF" \
+        -serial "tcp:127.0.0.1:$2" -append "$3" >"$T/$1.out" 2>&1 </dev/null) &  # semihosting writes go to stderr
+    QEMU_PID=$!
+}
+
+# 2. first boot against the peer
+N=5
+start_peer q1 "$T/store" --mnemonic "$M" --inject-after 3
+run_qemu q1 "$PEER_PORT" "mnemonic=$M ticks=$N period_ms=200 idle=3 state=fw.state"
+wait_pid "$QEMU_PID" 140; QEMU_PID=
+stop_peer
+check "QEMU exit 0 (got $RC)" [ "$RC" = 0 ]
+check "provisioned" grep -q '^evolu-fw: provisioned owner=' "$T/q1.out"
+check "$N readings written" [ "$(grep -c '^evolu-fw: wrote reading' "$T/q1.out")" = $N ]
+rows=$(last_table "$T/q1.out")
+check "device table has N+1 rows" [ "$(printf '%s\n' "$rows" | grep -c '"id"')" = $((N + 1)) ]
+check "the peer's change reached the device" sh -c "printf '%s\n' '$rows' | grep -q '\"value\":999,\"note\":\"from peer\"'"
+check "relay holds N+1 messages" grep -q "^peer: relay messages=$((N + 1)) " "$T/q1.peer.out"
+grep -E '^evolu-fw: (memory|link) ' "$T/q1.out"
+set -- $(sed -n 's/^evolu-fw: memory static=\([0-9]*\) stack=\([0-9]*\) total=\([0-9]*\).*/\1 \2 \3/p' "$T/q1.out")
+echo "firmware peak RAM under QEMU: static $1 B + painted stack $2 B = $3 B (STM32U5: 786432 B)"
+check "peak RAM within 768 KiB" [ "${3:-999999999}" -le 786432 ]
+
+# 3. reboot: state file and host store bring it back; a fresh relay gets all
+start_peer q2 "$T/store"
+run_qemu q2 "$PEER_PORT" "ticks=1 period_ms=200 idle=1 state=fw.state"
+wait_pid "$QEMU_PID" 140; QEMU_PID=
+stop_peer
+check "reboot exit 0 (got $RC)" [ "$RC" = 0 ]
+check "no second provisioning" sh -c "! grep -q provisioned '$T/q2.out'"
+check "reloaded N+1 entries" grep -q "^evolu-fw: loaded entries=$((N + 1)) rows=$((N + 1))" "$T/q2.out"
+check "fresh relay got all N+2" grep -q "^peer: relay messages=$((N + 2)) " "$T/q2.peer.out"
+
+# 4. through the proxy and the C relay to a C client
+if [ -n "$E" ] && "$E" proxy --help 2>&1 | grep -q -- '--device'; then
+    timeout 200 "$E" relay --port 0 --db "$T/relay.db" >"$T/relay.out" 2>"$T/relay.err" &
+    RELAY_PID=$!
+    n=0; while ! grep -q '^listening on ' "$T/relay.out" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    URL=$(sed -n 's/^listening on //p' "$T/relay.out")
+    if "$E" proxy --help 2>&1 | grep -q -- '--relay'; then RARG="--relay $URL"; else RARG=$URL; fi
+    # shellcheck disable=SC2086
+    timeout 200 "$E" proxy --device tcp-listen:127.0.0.1:0 --store "$T/pstore" $RARG \
+        >"$T/proxy.out" 2>"$T/proxy.err" &
+    PROXY_PID=$!
+    n=0; while ! grep -q '^device on ' "$T/proxy.out" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    PPORT=$(sed -n 's/^device on tcp:127.0.0.1://p' "$T/proxy.out")
+    rm -f "$T/fw.state"
+    run_qemu q3 "$PPORT" "mnemonic=$M ticks=$N period_ms=300 idle=40 state=fw.state"
+    C=$T/c.db
+    "$E" -d "$C" owner restore "$M" >/dev/null 2>&1 || bad "owner restore"
+    "$E" -d "$C" schema "reading(value, note)" >/dev/null 2>&1 || bad "schema"
+    n=0
+    while [ "$(grep -c '^evolu-fw: wrote reading' "$T/q3.out" 2>/dev/null)" -lt $N ] && [ $n -lt 600 ]; do
+        sleep 0.2; n=$((n + 1)); done
+    sleep 2
+    timeout 40 "$E" -d "$C" sync "$URL" --timeout 30 >/dev/null 2>"$T/sync1.err" || bad "client sync: $(cat "$T/sync1.err")"
+    got=$("$E" -d "$C" query "select id, value, note from reading where isDeleted is not 1 order by id")
+    check "C client sees the device's $N readings" [ "$(printf '%s\n' "$got" | grep -c '"note":"tick ')" = $N ]
+    "$E" -d "$C" insert reading '{"value":777,"note":"from client"}' >/dev/null || bad "insert"
+    timeout 40 "$E" -d "$C" sync "$URL" --timeout 30 >/dev/null 2>"$T/sync2.err" || bad "client sync 2"
+    n=0
+    while ! grep -q '"value":777,"note":"from client"' "$T/q3.out" && [ $n -lt 300 ]; do sleep 0.2; n=$((n + 1)); done
+    check "the client's change reached the device" grep -q '"value":777,"note":"from client"' "$T/q3.out"
+    kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; QEMU_PID=
+    kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; PROXY_PID=
+    kill "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null; RELAY_PID=
+    PROXY_NOTE="proxy part ran"
+else
+    PROXY_NOTE="proxy part not run: evolu proxy is not built yet"
+    echo "$PROXY_NOTE"
+fi
+
+echo "firmware under QEMU: $checks checked, $fails failed; N=$N readings synced, flash $FLASH B, static $STATIC B; $PROXY_NOTE"
+if [ "$fails" != 0 ]; then
+    for f in "$T"/q*.out; do echo "--- $f"; grep -v '^evolu-fw: row' "$f" | tail -15; done >&2
+fi
+[ "$fails" = 0 ]
