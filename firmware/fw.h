@@ -149,7 +149,9 @@ size_t fw_table_visible(const fw_table *t);
 
 /* --- fw_state.c --------------------------------------------------------------- */
 evolu_err fw_state_load(evolu_fw *fw);
-evolu_err fw_state_save(evolu_fw *fw);
+/* Saves the owner, the HLC clock and the stream store's trusted state t
+ * (the store passes the NEW state before it adopts it: save exactly t). */
+evolu_err fw_state_save(evolu_fw *fw, const evolu_stream_trusted *t);
 
 /* --- fw_app.c ----------------------------------------------------------------- */
 /* Report lines: fw_line starts "evolu-fw: " + s, fw_add* append (cut at the

@@ -152,9 +152,10 @@ static bool parse_args(evolu_fw *fw) {
 
 /* --- trusted state and provisioning ------------------------------------------------- */
 
+/* The store hands over the state it is about to adopt (not yet in
+ * fw->trusted): that is what must reach flash. */
 static evolu_err save_trusted(void *ctx, const evolu_stream_trusted *t) {
-    (void)t; /* it is fw->trusted */
-    return fw_state_save(ctx);
+    return fw_state_save(ctx, t);
 }
 
 static evolu_err provision(evolu_fw *fw) {
@@ -169,7 +170,7 @@ static evolu_err provision(evolu_fw *fw) {
     memset(&fw->trusted, 0, sizeof fw->trusted);
     fw->port.random(fw->port.ctx, fw->trusted.key, sizeof fw->trusted.key);
     evolu_hlc_init(&fw->port, &fw->clock);
-    return fw_state_save(fw);
+    return fw_state_save(fw, &fw->trusted);
 }
 
 /* --- decrypting and applying changes -------------------------------------------------- */
@@ -547,7 +548,12 @@ int evolu_firmware_run(const evolu_device_port *dp) {
         rebuild_ctx rc = {fw, EVOLU_OK, 0};
         e = fw->stream_table.iterate(fw->stream_table.ctx, 0, count, rebuild_visit, &rc);
         if (!e) e = rc.err;
-        if (e) fw_error(fw, "rebuild", e);
+        if (e) {
+            /* The host's copy is not ours (tampered, replayed blobs, a wrong
+             * owner): stop rather than sync from it. */
+            fw_error(fw, "rebuild", e);
+            return 1;
+        }
     }
     fw_line(fw, "loaded entries=");
     fw_addu(fw, count);

@@ -28,7 +28,7 @@ static uint64_t get64(const uint8_t *p) {
     return v;
 }
 
-evolu_err fw_state_save(evolu_fw *fw) {
+evolu_err fw_state_save(evolu_fw *fw, const evolu_stream_trusted *t) {
     uint8_t b[FW_STATE_BYTES];
     memset(b, 0, sizeof b);
     memcpy(b, "EVFW", 4);
@@ -37,11 +37,11 @@ evolu_err fw_state_save(evolu_fw *fw) {
     memcpy(b + 24, fw->owner.encryption_key, 32);
     memcpy(b + 56, fw->owner.write_key, 16);
     evolu_timestamp_to_bytes(&fw->clock, b + 72);
-    memcpy(b + 88, fw->trusted.key, 32);
-    put64(b + 120, fw->trusted.seq);
-    put64(b + 128, fw->trusted.issued);
-    put64(b + 136, fw->trusted.length);
-    memcpy(b + 144, fw->trusted.clock, 16);
+    memcpy(b + 88, t->key, 32);
+    put64(b + 120, t->seq);
+    put64(b + 128, t->issued);
+    put64(b + 136, t->length);
+    memcpy(b + 144, t->clock, 16);
     uint32_t crc = evolu_crc32c(0, b, 160);
     for (unsigned i = 0; i < 4; i++) b[160 + i] = (uint8_t)(crc >> (8 * i));
     evolu_err e = fw->dp->state_save(fw->dp->ctx, b, sizeof b);

@@ -51,5 +51,32 @@ check "no second provisioning" sh -c "! grep -q provisioned '$T/fw2.out'"
 check "reloaded N+1 entries" grep -q "^evolu-fw: loaded entries=$((N + 1)) rows=$((N + 1))" "$T/fw2.out"
 check "fresh relay got all N+3" grep -q "^peer: relay messages=$((N + 3)) " "$T/boot2.peer.out"
 
+# 3. the host store is untrusted: an older index put back (a replay) and a
+#    flipped bit are refused with typed errors; the trusted state is the
+#    device's (this caught the firmware saving the state before the one the
+#    store was adopting)
+cp "$T/store/index" "$T/index.old"
+fw_boot() { # NAME TICKS
+    start_peer "$1" "$T/store"
+    timeout 60 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw.state" \
+        ticks="$2" period_ms=50 >"$T/$1.out" 2>&1 &
+    FW_PID=$!
+    wait_pid "$FW_PID" 50; FW_PID=
+    stop_peer
+}
+fw_boot boot3 1
+check "boot3 wrote" grep -q '^evolu-fw: wrote reading' "$T/boot3.out"
+cp "$T/store/index" "$T/index.new"
+cp "$T/index.old" "$T/store/index"
+fw_boot boot4 0
+check "replayed index refused" grep -q '^evolu-fw: error store-open EVOLU_E_STREAM_REPLAY' "$T/boot4.out"
+cp "$T/index.new" "$T/store/index"
+printf '\377' | dd of="$T/store/index" bs=1 seek=100 conv=notrunc 2>/dev/null
+fw_boot boot5 0
+check "flipped bit refused" grep -q '^evolu-fw: error rebuild EVOLU_E_STREAM_TAMPERED' "$T/boot5.out"
+cp "$T/index.new" "$T/store/index"
+fw_boot boot6 0
+check "the real index is accepted again" grep -q "^evolu-fw: loaded entries=$((N + 4)) " "$T/boot6.out"
+
 echo "firmware (host build): $checks checked, $fails failed; readings N=$N, rows $(printf '%s\n' "$rows" | grep -c '"id"')"
 [ "$fails" = 0 ]
