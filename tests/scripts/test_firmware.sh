@@ -10,7 +10,10 @@
 #   3. a reboot from the semihosting state file: reloads, syncs to a fresh relay;
 #   4. when `evolu proxy` exists: QEMU <-> proxy <-> `evolu relay --port 0` <->
 #      a C client restored from the same mnemonic: the client sees the
-#      device's readings and its own change reaches the device.
+#      device's readings and its own change reaches the device; then the
+#      relay is stopped while the device keeps writing (the proxy queues),
+#      restarted on the same port and database, and afterwards the client and
+#      the device hold identical tables.
 # QEMU or the cross toolchain missing is a failure (scripts/device-deps.sh
 # installs them). Every process is bounded and stopped by its own PID.
 # usage: sh test_firmware.sh BUILD_DIR PATH_TO_evolu
@@ -74,7 +77,7 @@ rows=$(last_table "$T/q1.out")
 check "device table has N+1 rows" [ "$(printf '%s\n' "$rows" | grep -c '"id"')" = $((N + 1)) ]
 check "the peer's change reached the device" sh -c "printf '%s\n' '$rows' | grep -q '\"value\":999,\"note\":\"from peer\"'"
 check "relay holds N+1 messages" grep -q "^peer: relay messages=$((N + 1)) " "$T/q1.peer.out"
-grep -E '^evolu-fw: (memory|link) ' "$T/q1.out"
+grep -E '^evolu-fw: (memory|link frames)' "$T/q1.out"
 set -- $(sed -n 's/^evolu-fw: memory static=\([0-9]*\) stack=\([0-9]*\) total=\([0-9]*\).*/\1 \2 \3/p' "$T/q1.out")
 echo "firmware peak RAM under QEMU: static $1 B + painted stack $2 B = $3 B (STM32U5: 786432 B)"
 check "peak RAM within 768 KiB" [ "${3:-999999999}" -le 786432 ]
@@ -89,44 +92,71 @@ check "no second provisioning" sh -c "! grep -q provisioned '$T/q2.out'"
 check "reloaded N+1 entries" grep -q "^evolu-fw: loaded entries=$((N + 1)) rows=$((N + 1))" "$T/q2.out"
 check "fresh relay got all N+2" grep -q "^peer: relay messages=$((N + 2)) " "$T/q2.peer.out"
 
-# 4. through the proxy and the C relay to a C client
-if [ -n "$E" ] && "$E" proxy --help 2>&1 | grep -q -- '--device'; then
-    timeout 200 "$E" relay --port 0 --db "$T/relay.db" >"$T/relay.out" 2>"$T/relay.err" &
+# 4. through the proxy and the C relay to a C client, with a relay outage
+# wait_line FILE PATTERN COUNT SECONDS: until FILE has COUNT lines matching
+wait_line() {
+    n=0
+    while [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -lt "$3" ] && [ $n -lt $(($4 * 5)) ]; do
+        sleep 0.2; n=$((n + 1)); done
+    [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ]
+}
+start_relay() { # PORT
+    : >"$T/relay.out"
+    timeout 300 "$E" relay --port "$1" --db "$T/relay.db" >"$T/relay.out" 2>>"$T/relay.err" &
     RELAY_PID=$!
     n=0; while ! grep -q '^listening on ' "$T/relay.out" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
     URL=$(sed -n 's/^listening on //p' "$T/relay.out")
-    if "$E" proxy --help 2>&1 | grep -q -- '--relay'; then RARG="--relay $URL"; else RARG=$URL; fi
-    # shellcheck disable=SC2086
-    timeout 200 "$E" proxy --device tcp-listen:127.0.0.1:0 --store "$T/pstore" $RARG \
+}
+if [ -n "$E" ] && "$E" proxy --help 2>&1 | grep -q -- '--relay'; then
+    start_relay 0
+    RPORT=${URL##*:}
+    : >"$T/proxy.out"
+    timeout 300 "$E" proxy --device tcp-listen:127.0.0.1:0 --store "$T/pstore" --relay "$URL" \
         >"$T/proxy.out" 2>"$T/proxy.err" &
     PROXY_PID=$!
     n=0; while ! grep -q '^device on ' "$T/proxy.out" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
     PPORT=$(sed -n 's/^device on tcp:127.0.0.1://p' "$T/proxy.out")
     rm -f "$T/fw.state"
-    run_qemu q3 "$PPORT" "mnemonic=$M ticks=$N period_ms=300 idle=40 state=fw.state"
+    W=12   # readings in all: 5 before the outage, some during, the rest after
+    run_qemu q3 "$PPORT" "mnemonic=$M ticks=$W period_ms=400 idle=200 state=fw.state"
     C=$T/c.db
     "$E" -d "$C" owner restore "$M" >/dev/null 2>&1 || bad "owner restore"
     "$E" -d "$C" schema "reading(value, note)" >/dev/null 2>&1 || bad "schema"
-    n=0
-    while [ "$(grep -c '^evolu-fw: wrote reading' "$T/q3.out" 2>/dev/null)" -lt $N ] && [ $n -lt 600 ]; do
-        sleep 0.2; n=$((n + 1)); done
-    sleep 2
+    Q="select id, value, note from reading where isDeleted is not 1 order by id"
+    check "device wrote $N readings" wait_line "$T/q3.out" '^evolu-fw: wrote reading' $N 90
+    sleep 1
     timeout 40 "$E" -d "$C" sync "$URL" --timeout 30 >/dev/null 2>"$T/sync1.err" || bad "client sync: $(cat "$T/sync1.err")"
-    got=$("$E" -d "$C" query "select id, value, note from reading where isDeleted is not 1 order by id")
-    check "C client sees the device's $N readings" [ "$(printf '%s\n' "$got" | grep -c '"note":"tick ')" = $N ]
+    got=$("$E" -d "$C" query "$Q")
+    check "C client sees the device's readings ($(printf '%s\n' "$got" | grep -c '"note":"tick ') >= $N)" \
+        [ "$(printf '%s\n' "$got" | grep -c '"note":"tick ')" -ge $N ]
     "$E" -d "$C" insert reading '{"value":777,"note":"from client"}' >/dev/null || bad "insert"
     timeout 40 "$E" -d "$C" sync "$URL" --timeout 30 >/dev/null 2>"$T/sync2.err" || bad "client sync 2"
-    n=0
-    while ! grep -q '"value":777,"note":"from client"' "$T/q3.out" && [ $n -lt 300 ]; do sleep 0.2; n=$((n + 1)); done
-    check "the client's change reached the device" grep -q '"value":777,"note":"from client"' "$T/q3.out"
+    check "the client's change reached the device" wait_line "$T/q3.out" '"value":777,"note":"from client"' 1 60
+    # the relay goes away; the device keeps writing, the proxy queues
+    before=$(grep -c '^evolu-fw: wrote reading' "$T/q3.out")
+    kill "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null; RELAY_PID=
+    check "device told the relay is down" wait_line "$T/q3.out" '^evolu-fw: relay down' 2 30
+    check "device kept writing during the outage" wait_line "$T/q3.out" '^evolu-fw: wrote reading' $((before + 2)) 60
+    during=$(grep -c '^evolu-fw: wrote reading' "$T/q3.out")
+    start_relay "$RPORT"
+    check "relay back on its port" [ "$URL" = "ws://127.0.0.1:$RPORT" ]
+    check "device wrote all $W readings" wait_line "$T/q3.out" '^evolu-fw: wrote reading' $W 120
+    sleep 4   # a few more sync rounds after the last reading
+    timeout 40 "$E" -d "$C" sync "$URL" --timeout 30 >/dev/null 2>"$T/sync3.err" || bad "client sync 3"
+    got=$("$E" -d "$C" query "$Q")
+    dev=$(last_table "$T/q3.out")
+    check "after the outage the C client has all $W readings" \
+        [ "$(printf '%s\n' "$got" | grep -c '"note":"tick ')" = $W ]
+    if [ "$got" = "$dev" ]; then ok; else
+        bad "device and C client tables differ"; printf 'client:\n%s\ndevice:\n%s\n' "$got" "$dev" >&2; fi
     kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; QEMU_PID=
     kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; PROXY_PID=
     kill "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null; RELAY_PID=
-    PROXY_NOTE="proxy part ran"
+    PROXY_NOTE="through evolu proxy + relay: $W readings ($((during - before)) during the outage), tables identical"
 else
     PROXY_NOTE="proxy part not run: evolu proxy is not built yet"
-    echo "$PROXY_NOTE"
 fi
+echo "$PROXY_NOTE"
 
 echo "firmware under QEMU: $checks checked, $fails failed; N=$N readings synced, flash $FLASH B, static $STATIC B; $PROXY_NOTE"
 if [ "$fails" != 0 ]; then
