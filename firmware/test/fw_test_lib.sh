@@ -16,8 +16,10 @@ fw_host_tools() {
     if [ -x "$B/firmware/evolu-fw-host" ] && [ -x "$B/firmware/evolu-fw-peer" ]; then
         FW_HOST=$B/firmware/evolu-fw-host; FW_PEER=$B/firmware/evolu-fw-peer; return 0
     fi
-    cmake -S "$ROOT/firmware" -B "$B/fw-host" -DCMAKE_BUILD_TYPE=Debug >"$T/fwh.log" 2>&1 &&
-        cmake --build "$B/fw-host" -j2 >>"$T/fwh.log" 2>&1 ||
+    # Both firmware tests may run at once (ctest -j): one build at a time.
+    mkdir -p "$B"
+    flock "$B/fw-host.lock" sh -c 'cmake -S "$1/firmware" -B "$2/fw-host" -DCMAKE_BUILD_TYPE=Debug &&
+        cmake --build "$2/fw-host" -j2' sh "$ROOT" "$B" >"$T/fwh.log" 2>&1 ||
         { cat "$T/fwh.log" >&2; echo "FAIL: host build of firmware/" >&2; exit 1; }
     FW_HOST=$B/fw-host/evolu-fw-host; FW_PEER=$B/fw-host/evolu-fw-peer
 }

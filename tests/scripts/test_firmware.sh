@@ -41,9 +41,10 @@ SRC=$ROOT/build/device-src
 
 # 1. cross build
 D=$B/fw-device
-cmake -S "$ROOT/device" -B "$D" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/arm-none-eabi.cmake" \
-    -DEVOLU_DEVICE_SRC="$SRC" >"$T/cross.log" 2>&1 &&
-    cmake --build "$D" -j2 --target evolu_firmware evolu_firmware_stm32u5 >>"$T/cross.log" 2>&1 ||
+mkdir -p "$B"
+flock "$B/fw-device.lock" sh -c 'cmake -S "$1/device" -B "$2" -DCMAKE_TOOLCHAIN_FILE="$1/cmake/arm-none-eabi.cmake" \
+    -DEVOLU_DEVICE_SRC="$3" && cmake --build "$2" -j2 --target evolu_firmware evolu_firmware_stm32u5' \
+    sh "$ROOT" "$D" "$SRC" >"$T/cross.log" 2>&1 ||
     { tail -30 "$T/cross.log" >&2; echo "FAIL: cross build of the firmware" >&2; exit 1; }
 ELF=$D/evolu_firmware.elf
 echo "firmware size (arm-none-eabi-size; text+data = flash, data+bss = static RAM):"
