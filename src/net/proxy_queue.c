@@ -97,7 +97,7 @@ static evolu_err load(proxy_queue *q) {
         if (seq >= q->next_seq) q->next_seq = seq + 1;
     }
     closedir(d);
-    if (!e) qsort(q->e, q->n, sizeof *q->e, cmp_seq);
+    if (!e && q->n > 1) qsort(q->e, q->n, sizeof *q->e, cmp_seq);
     return e;
 }
 
