@@ -104,20 +104,37 @@ static evolu_err iterate(owner *o, uint64_t begin, uint64_t end, evolu_store_vis
     /* a private node: visit may call the store's other read functions */
     node *nd = malloc(sizeof *nd);
     if (!nd) return EVOLU_E_NOMEM;
+    evolu_sqlite_index *x = o->idx;
+    bool memo = x->rc_valid && x->it_nd;
     uint32_t pos;
-    uint64_t i = begin;
-    e = sidx_leaf_at(o, &m, begin, nd, &pos);
+    uint64_t i = begin, first; /* first: the index of nd's first item */
+    if (memo && x->it_owner == o && x->it_epoch == x->epoch && begin >= x->it_first &&
+        begin - x->it_first < x->it_nd->n) {
+        *nd = *x->it_nd; /* the walk goes on where the last one stopped */
+        first = x->it_first;
+        pos = (uint32_t)(begin - first);
+    } else {
+        e = sidx_leaf_at(o, &m, begin, nd, &pos);
+        first = begin - pos;
+    }
     while (!e) {
         uint8_t key[TS];
         memcpy(key, nd->key[pos], TS);
         if (!visit(vctx, key, i) || ++i == end) break;
         if (++pos == nd->n) {
+            first += nd->n;
             if (!nd->next || (e = sidx_node_get(o, nd->next, nd)) || !nd->leaf) {
                 e = EVOLU_E_STORAGE;
                 break;
             }
             pos = 0;
         }
+    }
+    if (!e && memo && x->rc_valid) {
+        *x->it_nd = *nd;
+        x->it_owner = o;
+        x->it_first = first;
+        x->it_epoch = x->epoch;
     }
     free(nd);
     return e;
@@ -215,6 +232,7 @@ static evolu_err st_write_messages(void *ctx, const evolu_store_batch *batch) {
     if (x->keys_owner) return EVOLU_E_STATE; /* inside a tree-only batch */
     sidx_read_end(x);
     held_free(o); /* the store is being written: earlier changes may go */
+    x->it_owner = NULL;
     evolu_err e = sidx_exec_q(x, Q_SP_BEGIN);
     if (e) return e;
     x->batching = true;
@@ -225,11 +243,13 @@ static evolu_err st_write_messages(void *ctx, const evolu_store_batch *batch) {
     if (e) {
         sidx_exec_q(x, Q_SP_ROLLBACK);
         sidx_exec_q(x, Q_SP_RELEASE);
+        sidx_cache_forget(x); /* nodes and owner rows written through are undone */
         return e;
     }
     if ((e = sidx_exec_q(x, Q_SP_RELEASE))) {
         sidx_exec_q(x, Q_SP_ROLLBACK);
         sidx_exec_q(x, Q_SP_RELEASE);
+        sidx_cache_forget(x);
     }
     return e;
 }
@@ -303,6 +323,7 @@ evolu_err evolu_sqlite_index_open_path(const evolu_port *port, const char *path,
 
 void evolu_sqlite_index_close(evolu_sqlite_index *x) {
     if (!x) return;
+    if (x->sole) sqlite3_rollback_hook(x->db, NULL, NULL);
     for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(x->q[i]);
     while (x->owners) {
         owner *o = x->owners;
@@ -370,6 +391,7 @@ evolu_err sidx_keys_begin(evolu_sqlite_index *x, const uint8_t owner_id[EVOLU_OW
     owner *o = sidx_owner_find(x, owner_id);
     if (!o) return EVOLU_E_NOMEM;
     held_free(o); /* the store is being written: earlier changes may go */
+    x->it_owner = NULL;
     evolu_err e = sidx_meta_get(o, &x->keys_meta);
     if (e) return e;
     x->keys_owner = o;
@@ -400,5 +422,20 @@ evolu_err sidx_keys_end(evolu_sqlite_index *x, bool commit) {
     }
     x->batching = false; /* on failure the caller's rollback drops the rows */
     x->n_cache = 0;
+    if (!commit || e) sidx_cache_forget(x);
     return e;
+}
+
+/* --- sole writer (sqlite_index_internal.h) ------------------------------------------------ */
+
+static void on_rollback(void *ctx) { sidx_cache_forget(ctx); }
+
+evolu_err sidx_set_sole_writer(evolu_sqlite_index *x) {
+    if (!x->rcache && !(x->rcache = calloc(RCACHE, sizeof *x->rcache))) return EVOLU_E_NOMEM;
+    if (!x->it_nd && !(x->it_nd = malloc(sizeof *x->it_nd))) return EVOLU_E_NOMEM;
+    sqlite3_rollback_hook(x->db, on_rollback, x);
+    x->sole = true;
+    x->rc_valid = !x->batching;
+    sidx_cache_forget(x); /* nothing cached so far is trusted; epoch 0 is never valid */
+    return EVOLU_OK;
 }

@@ -106,6 +106,16 @@ struct evolu_sqlite_index {
     uint64_t epoch;
     int64_t rc_dv, rc_tc;
     bool rc_known, rc_valid;
+    /* sole writer (sidx_set_sole_writer): the read cache stays valid across
+     * transactions, written through by node and owner-row writes, and is
+     * dropped (epoch + 1) only on a rollback */
+    bool sole;
+    /* the leaf where the last walk (iterate) stopped, valid in it_epoch
+     * while no write came since: the engine reads a timestamps range one
+     * item per call, so the next call starts where the last one ended */
+    node *it_nd;
+    owner *it_owner;
+    uint64_t it_first, it_epoch;
 };
 
 
@@ -136,6 +146,8 @@ evolu_err sidx_read_begin(evolu_sqlite_index *x);
 void sidx_read_end(evolu_sqlite_index *x);
 /* Frees the read cache. */
 void sidx_rcache_free(evolu_sqlite_index *x);
+/* Drops everything cached (after a rollback). */
+void sidx_cache_forget(evolu_sqlite_index *x);
 
 /* --- sqlite_index_tree.c --- */
 /* XOR of the fingerprints of the items [b, e) (b < e <= size). */

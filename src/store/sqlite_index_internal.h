@@ -33,4 +33,15 @@ evolu_err sidx_keys_add(evolu_sqlite_index *x, const uint8_t key[EVOLU_TIMESTAMP
                         const uint8_t fp[EVOLU_FINGERPRINT_BYTES], size_t change_len);
 evolu_err sidx_keys_end(evolu_sqlite_index *x, bool commit);
 
+/* For a caller that is the only writer of the index's tables on its handle
+ * (the relay: one connection, one thread, its own file): the read cache of
+ * decoded nodes and owner rows is then also used inside transactions and
+ * kept across them, updated by the index's own writes instead of being
+ * dropped, so reads cost no SQL while the nodes fit the cache. It is dropped
+ * on every rollback: the index's own savepoints, and whole transactions
+ * through the handle's rollback hook, which this sets (and close clears).
+ * The caller must not write evolu_idx_owner or evolu_idx_node itself, nor
+ * let another connection write them. */
+evolu_err sidx_set_sole_writer(evolu_sqlite_index *x);
+
 #endif

@@ -64,7 +64,13 @@ evolu_err sidx_meta_put(owner *o, const meta *m) {
     sqlite3_bind_int64(s, 5, (sqlite3_int64)m->stored);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? EVOLU_OK : EVOLU_E_STORAGE;
+    if (rc != SQLITE_DONE) return EVOLU_E_STORAGE;
+    evolu_sqlite_index *x = o->idx;
+    if (x->sole) { /* written through: the cached row is this one */
+        o->meta = *m;
+        o->meta_epoch = x->epoch;
+    }
+    return EVOLU_OK;
 }
 
 /* --- node rows ---------------------------------------------------------------------
@@ -123,6 +129,8 @@ static evolu_err node_read(owner *o, int64_t id, node *nd) {
     return e;
 }
 
+static void rcache_put(evolu_sqlite_index *x, int64_t id, const node *nd);
+
 static evolu_err node_write(owner *o, int64_t id, const node *nd) {
     uint8_t buf[NODE_MAX], *p = buf;
     *p++ = nd->leaf ? 1 : 0;
@@ -147,7 +155,9 @@ static evolu_err node_write(owner *o, int64_t id, const node *nd) {
     sqlite3_bind_blob(s, 3, buf, (int)(p - buf), SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE && sqlite3_changes(o->idx->db) == 1 ? EVOLU_OK : EVOLU_E_STORAGE;
+    if (rc != SQLITE_DONE || sqlite3_changes(o->idx->db) != 1) return EVOLU_E_STORAGE;
+    if (o->idx->sole) rcache_put(o->idx, id, nd);
+    return EVOLU_OK;
 }
 
 /* A new node row (empty until its node is put); its id. */
@@ -214,6 +224,10 @@ evolu_err sidx_cache_flush(owner *o) {
  * transaction that may roll back is kept. */
 
 evolu_err sidx_read_begin(evolu_sqlite_index *x) {
+    if (x->sole) { /* always current: written through, dropped on rollback */
+        x->rc_valid = true;
+        return EVOLU_OK;
+    }
     x->rc_valid = false;
     if (x->batching || !sqlite3_get_autocommit(x->db)) return EVOLU_OK;
     if (!x->rcache) {
@@ -236,9 +250,17 @@ evolu_err sidx_read_begin(evolu_sqlite_index *x) {
     return EVOLU_OK;
 }
 
-void sidx_read_end(evolu_sqlite_index *x) { x->rc_valid = false; }
+void sidx_read_end(evolu_sqlite_index *x) { x->rc_valid = x->sole; }
+
+void sidx_cache_forget(evolu_sqlite_index *x) {
+    x->epoch++;
+    x->it_owner = NULL;
+}
 
 void sidx_rcache_free(evolu_sqlite_index *x) {
+    free(x->it_nd);
+    x->it_nd = NULL;
+    x->it_owner = NULL;
     if (!x->rcache) return;
     for (uint32_t i = 0; i < RCACHE; i++) free(x->rcache[i]);
     free(x->rcache);
@@ -280,6 +302,19 @@ static evolu_err node_get_cached(evolu_sqlite_index *x, owner *o, int64_t id, no
     return EVOLU_OK;
 }
 
+/* A node just written (sole writer): its slot gets the new contents, or
+ * loses a stale copy of it; a leaf still never evicts a current inner node
+ * of another id. */
+static void rcache_put(evolu_sqlite_index *x, int64_t id, const node *nd) {
+    rentry **slot = &x->rcache[rslot(id)];
+    rentry *r = *slot;
+    if (r && r->id != id && nd->leaf && r->epoch == x->epoch && !r->nd.leaf) return;
+    if (!r && !(r = *slot = malloc(sizeof *r))) return;
+    r->id = id;
+    r->epoch = x->epoch;
+    node_copy(&r->nd, nd);
+}
+
 evolu_err sidx_leaf_xor(owner *o, int64_t id, uint64_t b, uint64_t e, uint8_t acc[FP]) {
     evolu_sqlite_index *x = o->idx;
     if (x->batching || (x->rc_valid && x->rcache[rslot(id)] && x->rcache[rslot(id)]->id == id &&
@@ -316,7 +351,7 @@ evolu_err sidx_node_get(owner *o, int64_t id, node *nd) {
     if (!x->batching) return x->rc_valid ? node_get_cached(x, o, id, nd) : node_read(o, id, nd);
     centry *c = cache_find(x, id);
     if (!c) {
-        evolu_err e = node_read(o, id, nd);
+        evolu_err e = x->sole ? node_get_cached(x, o, id, nd) : node_read(o, id, nd);
         if (e || (e = cache_slot(o, id, &c))) return e;
         c->nd = *nd;
         return EVOLU_OK;
