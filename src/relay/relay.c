@@ -8,6 +8,8 @@
 
 #include "evolu/id.h"
 #include "relay_internal.h"
+/* the index's sole-writer mode (the relay alone writes its file) */
+#include "../store/sqlite_index_internal.h"
 
 static const char *const LEVELS[] = {"error", "warn", "info", "debug"};
 
@@ -201,7 +203,10 @@ static const char SCHEMA[] =
     "writeKey BLOB NOT NULL) STRICT, WITHOUT ROWID;";
 
 static evolu_err open_db(evolu_relay *r) {
-    if (sqlite3_open_v2(r->o.db_path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+    /* NOMUTEX: the relay uses its handle from one thread only, so SQLite
+     * need not lock the connection's mutex on every call. */
+    if (sqlite3_open_v2(r->o.db_path, &r->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK)
         return EVOLU_E_STORAGE;
     char pragmas[160];
@@ -231,6 +236,10 @@ static evolu_err open_db(evolu_relay *r) {
         return EVOLU_E_STORAGE;
     evolu_err e = evolu_sqlite_index_open_db(r->o.port, r->db, &r->idx);
     if (e) return e;
+    /* One connection in one thread writes this file: the index may keep its
+     * decoded nodes across the group commit's transactions (dropped on any
+     * rollback), so syncs and pushes read them without SQL. */
+    if ((e = sidx_set_sole_writer(r->idx))) return e;
     sqlite3_finalize(r->totals);
     r->totals = NULL;
     if (sqlite3_prepare_v2(r->db,
