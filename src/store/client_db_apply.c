@@ -241,10 +241,10 @@ evolu_err cdb_apply_column(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
                            const char *column, const cdb_val *v,
                            const uint8_t ts[EVOLU_TIMESTAMP_BYTES]) {
     bool wins = false;
+    int slot = column_slot(t, column, strlen(column));
+    if (slot < 0) return EVOLU_E_STATE;
     evolu_err e = lww_wins(db, owner_id, t, id, column, ts, &wins);
     if (e == EVOLU_OK && wins) {
-        int slot = column_slot(t, column, strlen(column));
-        if (slot < 0) return EVOLU_E_STATE;
         if (slot < CDB_SLOTS) {
             cdb_val vals[CDB_SLOTS];
             vals[slot] = *v;
@@ -254,6 +254,7 @@ evolu_err cdb_apply_column(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
         }
     }
     if (e == EVOLU_OK) e = history_insert(db, owner_id, t, id, column, v, ts);
+    if (e == EVOLU_OK) cdb_lww_written(db, owner_id, t, id, slot, ts, wins);
     return e;
 }
 
@@ -370,35 +371,51 @@ static evolu_err put_cells(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
                            const uint8_t ts[EVOLU_TIMESTAMP_BYTES], const cell *cells, size_t k,
                            uint64_t *mask, cdb_val *vals) {
     if (!k) return EVOLU_OK;
-    sqlite3_stmt *st = NULL;
-    evolu_err e = chunk_stmt(db, false, k, &st);
-    if (e != EVOLU_OK) return e;
-    int rc = bind_row(st, owner_id, t, id, ts);
-    for (size_t i = 0; rc == SQLITE_OK && i < k; i++)
-        rc = sqlite3_bind_text(st, (int)(5 + i), cells[i].name, -1, SQLITE_STATIC);
-    uint32_t loses = 0;
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *c = (const char *)sqlite3_column_text(st, 0);
-        for (size_t i = 0; c && i < k; i++)
-            if (!strcmp(c, cells[i].name)) loses |= 1u << i;
-        rc = SQLITE_OK;
+    /* what memory knows (client_db_lww.c); the rest is asked in one query */
+    uint32_t loses = 0, ask = 0;
+    size_t n_ask = 0;
+    const char *ask_names[CDB_CHUNK];
+    for (size_t i = 0; i < k; i++) {
+        int w = cdb_lww_check(db, owner_id, t, id, cells[i].slot, ts);
+        if (w == 0) loses |= 1u << i;
+        if (w < 0) {
+            ask |= 1u << i;
+            ask_names[n_ask++] = cells[i].name;
+        }
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return EVOLU_E_STORAGE;
+    sqlite3_stmt *st = NULL;
+    evolu_err e = EVOLU_OK;
+    if (n_ask) {
+        if ((e = chunk_stmt(db, false, n_ask, &st)) != EVOLU_OK) return e;
+        int rc = bind_row(st, owner_id, t, id, ts);
+        for (size_t i = 0; rc == SQLITE_OK && i < n_ask; i++)
+            rc = sqlite3_bind_text(st, (int)(5 + i), ask_names[i], -1, SQLITE_STATIC);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *c = (const char *)sqlite3_column_text(st, 0);
+            for (size_t i = 0; c && i < k; i++)
+                if ((ask >> i & 1) && !strcmp(c, cells[i].name)) loses |= 1u << i;
+            rc = SQLITE_OK;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return EVOLU_E_STORAGE;
+    }
     for (size_t i = 0; i < k; i++)
         if (!(loses >> i & 1)) {
             *mask |= (uint64_t)1 << cells[i].slot;
             vals[cells[i].slot] = cells[i].v;
         }
     if ((e = chunk_stmt(db, true, k, &st)) != EVOLU_OK) return e;
-    rc = bind_row(st, owner_id, t, id, ts);
+    int rc = bind_row(st, owner_id, t, id, ts);
     for (size_t i = 0; rc == SQLITE_OK && i < k; i++) {
         rc = sqlite3_bind_text(st, (int)(5 + 2 * i), cells[i].name, -1, SQLITE_STATIC);
         if (rc == SQLITE_OK) rc = cdb_bind_value(st, (int)(6 + 2 * i), &cells[i].v);
     }
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? EVOLU_OK : EVOLU_E_STORAGE;
+    if (rc != SQLITE_DONE) return EVOLU_E_STORAGE;
+    for (size_t i = 0; i < k; i++)
+        cdb_lww_written(db, owner_id, t, id, cells[i].slot, ts, !(loses >> i & 1));
+    return EVOLU_OK;
 }
 
 /* Collects the cells of one change and applies them a chunk at a time;

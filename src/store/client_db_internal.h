@@ -67,6 +67,19 @@ typedef struct cdb_batch_mem {
     size_t msgs_cap;
 } cdb_batch_mem;
 
+/* What the LWW check knows without SQL (client_db_lww.c). */
+enum { CDB_LWW_MAX_UNKNOWN, CDB_LWW_MAX_NONE, CDB_LWW_MAX_KNOWN };
+typedef struct cdb_lww {
+    struct cdb_lww_cell *cells; /* direct-mapped, allocated at first use */
+    bool active;                /* inside one of our transactions, token checked */
+    bool token_ok;              /* data_version/total_changes taken after our commit */
+    int64_t data_version, total_changes;
+    int max_state; /* of max_owner's largest evolu_history timestamp */
+    uint8_t max_owner[EVOLU_OWNER_ID_BYTES];
+    uint8_t max[EVOLU_TIMESTAMP_BYTES];
+    sqlite3_stmt *dv_st, *max_st;
+} cdb_lww;
+
 struct evolu_client_db {
     sqlite3 *db;
     /* the O(log N) index of every timestamp in evolu_timestamp, per owner,
@@ -85,6 +98,7 @@ struct evolu_client_db {
     size_t n_ups, cap_ups;
     sqlite3_stmt *lww_st[CDB_CHUNK + 1], *hist_st[CDB_CHUNK + 1]; /* by cell count */
     cdb_batch_mem mem;
+    cdb_lww lww;
     /* tables changed in the batch being applied */
     char **changed;
     size_t n_changed, cap_changed;
@@ -139,6 +153,27 @@ void cdb_changed_notify(evolu_client_db *db);
 evolu_err cdb_index_open(evolu_client_db *db);
 /* Closes the index and frees the stores. */
 void cdb_index_close(evolu_client_db *db);
+
+/* --- LWW knowledge in memory (client_db_lww.c) --- */
+/* After "begin immediate" of a write path: keeps what is known if the file is
+ * unchanged since our last commit, else forgets it; enables the answers. */
+void cdb_lww_begin(evolu_client_db *db);
+/* Before "commit" (committed = true: the token is taken after our writes) or
+ * on any failure (forgets everything). */
+void cdb_lww_end(evolu_client_db *db, bool committed);
+/* 1: ts beats every history stamp of the cell; 0: it does not; -1: unknown
+ * (ask evolu_history). slot as in cdb_upsert. */
+int cdb_lww_check(evolu_client_db *db, const uint8_t owner[EVOLU_OWNER_ID_BYTES],
+                  const cdb_table *t, const uint8_t id[EVOLU_ID_BYTES], int slot,
+                  const uint8_t ts[EVOLU_TIMESTAMP_BYTES]);
+/* A history row of the cell at ts was just inserted; won = it was the
+ * cell's newest. */
+void cdb_lww_written(evolu_client_db *db, const uint8_t owner[EVOLU_OWNER_ID_BYTES],
+                     const cdb_table *t, const uint8_t id[EVOLU_ID_BYTES], int slot,
+                     const uint8_t ts[EVOLU_TIMESTAMP_BYTES], bool won);
+/* Forgets everything (schema reloaded, tables freed). */
+void cdb_lww_clear(evolu_client_db *db);
+void cdb_lww_free(evolu_client_db *db);
 
 /* --- quarantine (client_db_quarantine.c) --- */
 evolu_err cdb_quarantine_insert(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],

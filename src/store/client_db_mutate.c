@@ -163,6 +163,7 @@ evolu_err evolu_client_db_mutate(evolu_client_db *db, const evolu_owner *owner,
     }
     bool began = false;
     if (e == EVOLU_OK) began = (e = cdb_exec(db, "begin immediate")) == EVOLU_OK;
+    if (began) cdb_lww_begin(db);
     bool keys = began && (e = sidx_keys_begin(db->idx, owner->id)) == EVOLU_OK;
     bool any_synced = false;
     uint8_t first[EVOLU_TIMESTAMP_BYTES], last[EVOLU_TIMESTAMP_BYTES];
@@ -188,6 +189,7 @@ evolu_err evolu_client_db_mutate(evolu_client_db *db, const evolu_owner *owner,
     }
     if (e == EVOLU_OK && began) e = cdb_exec(db, "commit");
     if (e != EVOLU_OK && began) cdb_exec(db, "rollback");
+    cdb_lww_end(db, e == EVOLU_OK);
     if (e == EVOLU_OK) {
         db->clock = clock;
         if (ids_out) memcpy(ids_out, ids, n * sizeof *ids);

@@ -175,6 +175,7 @@ evolu_err evolu_client_db_apply(evolu_client_db *db, const evolu_owner *owner,
         size_t lo = 0, hi = 0;
         e = cdb_exec(db, "begin immediate");
         bool began = e == EVOLU_OK;
+        if (began) cdb_lww_begin(db);
         bool keys = began && (e = sidx_keys_begin(db->idx, owner->id)) == EVOLU_OK;
         for (i = 0; e == EVOLU_OK && i < n; i++) {
             e = cdb_apply_change(db, owner->id, &messages[i].timestamp, &db->mem.d[i].change,
@@ -196,6 +197,7 @@ evolu_err evolu_client_db_apply(evolu_client_db *db, const evolu_owner *owner,
         }
         if (e == EVOLU_OK) e = cdb_exec(db, "commit");
         if (e != EVOLU_OK && began) cdb_exec(db, "rollback");
+        cdb_lww_end(db, e == EVOLU_OK);
         if (e == EVOLU_OK) db->clock = clock;
     }
     /* the plaintexts (decode_batch wiped them already on its own failure) */

@@ -134,6 +134,7 @@ static bool name_ok(const char *s) {
 
 static void free_tables(evolu_client_db *db) {
     cdb_upserts_clear(db); /* they point at the tables */
+    cdb_lww_clear(db);     /* so do its cells */
     for (size_t i = 0; i < db->n_tables; i++) {
         for (size_t j = 0; j < db->tables[i].n_cols; j++) free(db->tables[i].cols[j]);
         free(db->tables[i].cols);
@@ -308,6 +309,7 @@ void evolu_client_db_close(evolu_client_db *db) {
     }
     cdb_index_close(db);
     free_tables(db);
+    cdb_lww_free(db);
     free(db->ups);
     cdb_batch_mem_free(db);
     cdb_changed_clear(db);
