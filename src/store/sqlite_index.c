@@ -101,18 +101,32 @@ static evolu_err iterate(owner *o, uint64_t begin, uint64_t end, evolu_store_vis
     if (e) return e;
     if (begin > end || end > m.size) return EVOLU_E_ARG;
     if (begin == end) return EVOLU_OK;
+    evolu_sqlite_index *x = o->idx;
+    bool memo = x->rc_valid && x->it_nd;
+    /* within the leaf where the last walk stopped: straight from it, while
+     * visit leaves it alone (a visit that walks again bumps it_gen) */
+    while (memo && x->it_owner == o && x->it_epoch == x->epoch && begin >= x->it_first &&
+           end - x->it_first <= x->it_nd->n) {
+        uint64_t gen = x->it_gen;
+        uint8_t key[TS];
+        memcpy(key, x->it_nd->key[begin - x->it_first], TS);
+        if (!visit(vctx, key, begin) || ++begin == end) return EVOLU_OK;
+        if (x->it_gen != gen) break;
+    }
     /* a private node: visit may call the store's other read functions */
     node *nd = malloc(sizeof *nd);
     if (!nd) return EVOLU_E_NOMEM;
-    evolu_sqlite_index *x = o->idx;
-    bool memo = x->rc_valid && x->it_nd;
     uint32_t pos;
     uint64_t i = begin, first; /* first: the index of nd's first item */
-    if (memo && x->it_owner == o && x->it_epoch == x->epoch && begin >= x->it_first &&
-        begin - x->it_first < x->it_nd->n) {
+    bool at_memo = memo && x->it_owner == o && x->it_epoch == x->epoch && begin >= x->it_first;
+    if (at_memo && begin - x->it_first < x->it_nd->n) {
         *nd = *x->it_nd; /* the walk goes on where the last one stopped */
         first = x->it_first;
         pos = (uint32_t)(begin - first);
+    } else if (at_memo && begin - x->it_first == x->it_nd->n && x->it_nd->next) {
+        first = begin; /* or at the first item of the leaf after it */
+        pos = 0;
+        if (!(e = sidx_node_get(o, x->it_nd->next, nd)) && !nd->leaf) e = EVOLU_E_STORAGE;
     } else {
         e = sidx_leaf_at(o, &m, begin, nd, &pos);
         first = begin - pos;
@@ -132,6 +146,7 @@ static evolu_err iterate(owner *o, uint64_t begin, uint64_t end, evolu_store_vis
     }
     if (!e && memo && x->rc_valid) {
         *x->it_nd = *nd;
+        x->it_gen++;
         x->it_owner = o;
         x->it_first = first;
         x->it_epoch = x->epoch;

@@ -115,7 +115,7 @@ struct evolu_sqlite_index {
      * item per call, so the next call starts where the last one ended */
     node *it_nd;
     owner *it_owner;
-    uint64_t it_first, it_epoch;
+    uint64_t it_first, it_epoch, it_gen;
 };
 
 
