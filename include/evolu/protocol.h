@@ -51,6 +51,7 @@
 #include "evolu/error.h"
 #include "evolu/owner.h"
 #include "evolu/port.h"
+#include "evolu/source.h"
 #include "evolu/timestamp.h"
 #include "evolu/tslist.h"
 
@@ -395,6 +396,116 @@ evolu_err evolu_msg_builder_add_timestamps(evolu_msg_builder *b, const evolu_tim
  * last range is not infinite; otherwise w->err (EVOLU_E_BUFFER when full; a
  * cap-0 writer measures). May be called more than once. */
 evolu_err evolu_msg_builder_emit(const evolu_msg_builder *b, evolu_writer *w);
+
+/* --- streaming: a message read from a source in O(window) RAM ----------------------- */
+
+/* The reader above over an evolu_source (evolu/source.h) instead of bytes in
+ * memory: the same validation, in the same order, with the same errors, and
+ * the same iteration, but every byte is read through forward cursors whose
+ * caches are slices of one caller window. RAM: sizeof(evolu_msg_sreader)
+ * plus the window, whatever the message size; a 1,000,000-byte message
+ * parses through a 1 KB window (tests/unit/test_streaming.c). The source is
+ * read once sequentially to validate, then once more per iteration. */
+
+/* A timestamp list read through three cursors over a source. */
+typedef struct evolu_stslist {
+    evolu_scur millis, counters, nodes;
+    uint64_t m0, c0, n0;    /* where each section starts (for rewind) */
+    uint64_t count, index, prev_millis, counter_left, node_left;
+    uint16_t counter;
+    uint8_t node_id[EVOLU_NODE_ID_BYTES];
+} evolu_stslist;
+
+/* The next timestamp, EVOLU_E_DONE after the last one; source errors pass
+ * through (the list was validated, so nothing else can fail). */
+evolu_err evolu_stslist_next(evolu_stslist *lr, evolu_timestamp *out);
+void evolu_stslist_rewind(evolu_stslist *lr);
+
+/* A range as read from a source: like evolu_range, with the fingerprint
+ * copied and a Timestamps payload given as a place in the source. */
+typedef struct evolu_srange {
+    uint8_t type;
+    bool infinite;
+    evolu_timestamp upper;
+    uint8_t fingerprint[EVOLU_FINGERPRINT_BYTES];
+    uint64_t timestamps_off;     /* TIMESTAMPS: the whole TimestampsBuffer */
+    uint64_t timestamps_len;
+    uint64_t n_timestamps;
+} evolu_srange;
+
+/* Window slices: 0-2 validation, then the current range's timestamp list;
+ * 3-5 messages' timestamps; 6 changes; 7-9 bounds; 10 types; 11 payloads. */
+#define EVOLU_MSG_SREADER_SLICES 12u
+/* Smallest window: 8 bytes per slice. 512 B - 2 KB is a good size. */
+#define EVOLU_MSG_SREADER_WINDOW_MIN (EVOLU_MSG_SREADER_SLICES * 8u)
+
+typedef struct evolu_msg_sreader {
+    evolu_header header;
+    const evolu_source *src;
+    uint64_t len;
+    uint64_t end;
+    uint64_t n_messages;
+    uint64_t n_ranges;
+    uint8_t *window;
+    size_t slice;                /* bytes per slice */
+    evolu_stslist msg_ts;
+    evolu_scur changes;
+    uint64_t msg_index;
+    evolu_stslist bounds;
+    evolu_scur types;
+    evolu_scur payloads;
+    uint64_t range_index;
+    uint64_t changes_start, types_start, payloads_start;
+    evolu_stslist range_ts;      /* evolu_msg_sreader_range_timestamps */
+} evolu_msg_sreader;
+
+/* evolu_msg_reader_open_max over src with the caller's window (>=
+ * EVOLU_MSG_SREADER_WINDOW_MIN bytes, EVOLU_E_ARG otherwise). Same results
+ * and errors as the in-memory reader on the same bytes; a failing source
+ * read gives its error. src and window must outlive the reader. */
+evolu_err evolu_msg_sreader_open(evolu_msg_sreader *r, const evolu_source *src,
+                                 uint8_t *window, size_t window_len, size_t max_size);
+
+/* The next message: its timestamp and where its EncryptedDbChange lies in
+ * the source (read it with src->read, in pieces if it is large, e.g. with
+ * evolu_dbchange_decrypt_stream). EVOLU_E_DONE after the last one. */
+evolu_err evolu_msg_sreader_next_message(evolu_msg_sreader *r, evolu_timestamp *ts,
+                                         uint64_t *change_off, uint64_t *change_len);
+
+/* The next range; EVOLU_E_DONE after the last one. */
+evolu_err evolu_msg_sreader_next_range(evolu_msg_sreader *r, evolu_srange *range);
+
+/* A reader over a Timestamps range's list, using the reader's slices 0-2
+ * (valid until the next call; r->range_ts is the storage). */
+evolu_err evolu_msg_sreader_range_timestamps(evolu_msg_sreader *r, const evolu_srange *range,
+                                             evolu_stslist **lr);
+
+/* Restarts both iterations. */
+void evolu_msg_sreader_rewind(evolu_msg_sreader *r);
+
+/* --- streaming: a built message written to a sink piece by piece --------------------- */
+
+/* Adds a message whose EncryptedDbChange is not in memory: only its length is
+ * given (the size accountant needs nothing more), its bytes are produced at
+ * emit time by the `change` callback of evolu_msg_builder_emit_sink (e.g.
+ * read from a host blob keyed by the timestamp). evolu_msg_builder_emit
+ * refuses such a message (EVOLU_E_ARG). Errors as evolu_msg_builder_add_message. */
+evolu_err evolu_msg_builder_add_message_ref(evolu_msg_builder *b, const evolu_timestamp *ts,
+                                            size_t change_len);
+
+/* Writes exactly m->change_len bytes of message i's change to w (with
+ * evolu_swriter_bytes, in as many pieces as it likes). */
+typedef evolu_err (*evolu_msg_change_fn)(void *ctx, size_t i, const evolu_msg_entry *m,
+                                         evolu_swriter *w);
+
+/* evolu_msg_builder_emit to a sink: the same bytes in the same order, put
+ * through w (an evolu_swriter over a small buffer that is handed to its sink
+ * whenever full; a swriter without a sink measures). Changes given by pointer
+ * are copied from memory; those added with _ref come from change(ctx, ...),
+ * which must write exactly their length (EVOLU_E_STATE otherwise). The
+ * buffer is flushed at the end. Returns w->err or the first error. */
+evolu_err evolu_msg_builder_emit_sink(const evolu_msg_builder *b, evolu_swriter *w,
+                                      evolu_msg_change_fn change, void *ctx);
 
 /* --- push (spec 6.8) and broadcast (spec 7.5) -------------------------------------- */
 

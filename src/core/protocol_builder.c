@@ -180,6 +180,9 @@ evolu_err evolu_msg_builder_emit(const evolu_msg_builder *b, evolu_writer *w) {
     if (!b->begun) return EVOLU_E_STATE;
     /* The ranges cover the whole universe: the last bound must be infinite. */
     if (b->n_ranges > 0 && !b->last_infinite) return EVOLU_E_RANGES;
+    /* A message added with _ref has its bytes only at emit_sink time. */
+    for (size_t i = 0; i < b->n_msgs; i++)
+        if (!b->msgs[i].change && b->msgs[i].change_len) return EVOLU_E_ARG;
     emit_ctx ctx = {b};
 
     EMIT_CHECK(evolu_header_encode(w, &b->header));
