@@ -216,20 +216,34 @@ static int on_receive(evolu_ws_server *s, sess *ss, const uint8_t *in, size_t le
     return 0;
 }
 
+/* Per writable callback, a connection sends what is queued up to this much:
+ * one message per callback made a connection with many queued Broadcasts
+ * wait a poll round per message behind every other connection; an
+ * unbounded burst would make the others wait for it instead. */
+#define WRITE_BURST_BYTES (256u << 10)
+#define WRITE_BURST_MSGS 64u
+
 static int on_writeable(evolu_ws_server *s, sess *ss) {
-    qitem *q = ss->qhead;
-    if (q) {
-        ss->qhead = q->next;
-        if (!ss->qhead) ss->qtail = NULL;
-        ss->q_bytes -= q->buf->len;
-        ss->q_n--;
-        s->st.inflight -= q->buf->len;
-        size_t n = q->buf->len;
-        int w = lws_write(ss->wsi, q->buf->data, n, LWS_WRITE_BINARY);
-        evolu_relay_buf_unref(q->buf);
-        free(q);
-        if (w < (int)n) return -1;
-        s->st.bytes_sent += n;
+    if (ss->qhead) {
+        size_t sent = 0;
+        for (unsigned k = 0; ss->qhead && k < WRITE_BURST_MSGS && sent < WRITE_BURST_BYTES;
+             k++) {
+            qitem *q = ss->qhead;
+            ss->qhead = q->next;
+            if (!ss->qhead) ss->qtail = NULL;
+            ss->q_bytes -= q->buf->len;
+            ss->q_n--;
+            s->st.inflight -= q->buf->len;
+            size_t n = q->buf->len;
+            int w = lws_write(ss->wsi, q->buf->data, n, LWS_WRITE_BINARY);
+            evolu_relay_buf_unref(q->buf);
+            free(q);
+            if (w < (int)n) return -1;
+            s->st.bytes_sent += n;
+            sent += n;
+            /* lws kept what the socket did not take: wait for writable */
+            if (lws_partial_buffered(ss->wsi)) break;
+        }
         if (ss->rx_paused && ss->q_bytes <= s->o.queue_max_bytes / 4) {
             ss->rx_paused = false;
             lws_rx_flow_control(ss->wsi, 1);
