@@ -158,6 +158,7 @@ static int get_owner(evolu_proxy *p, const uint8_t id[EVOLU_OWNER_ID_BYTES], boo
     evolu_err e = evolu_ws_pipe_conn_new(p->pipe, url, o, &o->conn);
     free(url);
     if (e) return -1;
+    if (p->td_paused) evolu_ws_pipe_pause(o->conn, true);
     p->n_owners++;
     if (persist) {
         int fd = open(p->owners_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
