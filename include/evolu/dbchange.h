@@ -23,6 +23,7 @@
 #include "evolu/error.h"
 #include "evolu/id.h"
 #include "evolu/port.h"
+#include "evolu/source.h"
 #include "evolu/timestamp.h"
 #include "evolu/value.h"
 
@@ -128,6 +129,47 @@ evolu_err evolu_dbchange_parse(const uint8_t *plain, size_t len, evolu_dbchange_
  * tells the room needed; text is unchanged), so the caller can retry. */
 evolu_err evolu_dbchange_next_column(evolu_dbchange_view *v, evolu_writer *text,
                                      evolu_column *col);
+
+/* --- streaming decryption: changes larger than RAM ---------------------------------- */
+
+/* Where a streamed change goes. begin gets the change's fields (head->table
+ * points into the window and is valid during the call; head->columns is not
+ * readable), column each column in wire order (name and value valid during
+ * the call). A non-OK return stops decryption and is passed through. */
+typedef struct evolu_dbchange_sink {
+    void *ctx;
+    evolu_err (*begin)(void *ctx, const evolu_dbchange_view *head);
+    evolu_err (*column)(void *ctx, size_t index, const evolu_column *col);
+} evolu_dbchange_sink;
+
+/* evolu_dbchange_decrypt + evolu_dbchange_parse + next_column for an
+ * EncryptedDbChange of any size, read from src at [off, off + len), in RAM
+ * bounded by the caller: buf (cap >= 64 bytes) holds a window of the
+ * plaintext, text takes each column's derived text (its contents are
+ * replaced per column), plus a few hundred bytes of stack.
+ *
+ * Two passes over the source: the first checks the framing and the Poly1305
+ * tag of the whole ciphertext (EVOLU_E_DECRYPT, nothing reaches out); the
+ * second decrypts window by window, checks the embedded timestamp
+ * (EVOLU_E_TIMESTAMP_MISMATCH) and validates and hands out the header and
+ * each column as it goes, with the errors of evolu_dbchange_parse in the
+ * same order, and authenticates the ciphertext again: a source that serves
+ * different bytes the second time gives EVOLU_E_DECRYPT at the end. So out
+ * may have seen part of a change when the result is not EVOLU_OK: stage what
+ * it gets and apply it only on EVOLU_OK (all or nothing, as a change
+ * is applied in one transaction anyway).
+ *
+ * Never truncates: a header or a single column whose encoding does not fit
+ * in buf, or whose derived text does not fit in text, is refused with
+ * EVOLU_E_LIMIT (use a larger window, or the caller cannot take this
+ * change). EVOLU_E_ARG for a missing port entry or a window below 64 bytes.
+ * The window is wiped before returning. */
+evolu_err evolu_dbchange_decrypt_stream(const evolu_port *port,
+                                        const evolu_aead_stream_port *aead,
+                                        const uint8_t key[EVOLU_ENCRYPTION_KEY_BYTES],
+                                        const evolu_timestamp *wire, const evolu_source *src,
+                                        uint64_t off, uint64_t len, uint8_t *buf, size_t cap,
+                                        evolu_writer *text, const evolu_dbchange_sink *out);
 
 #ifdef __cplusplus
 }

@@ -63,6 +63,41 @@ typedef struct evolu_port {
     int (*memeq)(void *ctx, const void *a, const void *b, size_t n);
 } evolu_port;
 
+/* --- streaming AEAD (optional) ----------------------------------------------------
+ *
+ * XChaCha20-Poly1305 (IETF, no associated data) in pieces, for ciphertexts
+ * larger than the device's RAM (evolu_dbchange_decrypt_stream). A separate
+ * table, so ports that fill evolu_port positionally stay as they are. The
+ * implementation is built from libsodium's primitives only (HChaCha20,
+ * ChaCha20-IETF with a block counter, Poly1305 init/update/final), the
+ * construction of crypto_aead_xchacha20poly1305_ietf_*: subkey =
+ * HChaCha20(key, nonce[0..16]), 12-byte nonce = 0^4 || nonce[16..24], the
+ * Poly1305 key is keystream block 0, the message is XORed from block 1, the
+ * tag is Poly1305(c || pad16 || le64(0) || le64(len c)). See
+ * evolu/port_stream.h for libsodium's; tests check it byte for byte against
+ * the one-shot functions. The state holds key material: wipe it with memzero. */
+#define EVOLU_AEAD_STREAM_STATE_BYTES 384
+
+typedef struct evolu_aead_stream {
+    _Alignas(16) unsigned char opaque[EVOLU_AEAD_STREAM_STATE_BYTES];
+} evolu_aead_stream;
+
+typedef struct evolu_aead_stream_port {
+    void *ctx;
+    /* Derives the subkey and the Poly1305 key, starts the MAC. 0 on success. */
+    int (*init)(void *ctx, evolu_aead_stream *st, const uint8_t nonce[EVOLU_AEAD_NONCE_BYTES],
+                const uint8_t key[EVOLU_AEAD_KEY_BYTES]);
+    /* Feeds the next n ciphertext bytes (in order) to the MAC. */
+    void (*auth)(void *ctx, evolu_aead_stream *st, const uint8_t *c, size_t n);
+    /* Writes the tag of everything fed since init (or the last final) and
+     * starts the MAC again, so a second pass can authenticate once more. */
+    void (*final)(void *ctx, evolu_aead_stream *st, uint8_t tag[EVOLU_AEAD_TAG_BYTES]);
+    /* out = in XOR the keystream at message offset off (any off, any n; out
+     * may equal in). */
+    void (*xor_at)(void *ctx, const evolu_aead_stream *st, uint64_t off, uint8_t *out,
+                   const uint8_t *in, size_t n);
+} evolu_aead_stream_port;
+
 #ifdef __cplusplus
 }
 #endif
