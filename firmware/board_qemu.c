@@ -6,9 +6,10 @@
  *                -serial tcp:127.0.0.1:PORT connects it to the proxy
  *   wait         polls UART0's RX flag and the clock (see q_wait); a real
  *                board sleeps in wfi
- *   clocks       semihosting SYS_CLOCK (centiseconds since start) for the
- *                link's timers, SYS_TIME (host seconds) + SYS_CLOCK for the
- *                wall clock (an STM32U5 reads its RTC and a timer)
+ *   clocks       semihosting SYS_ELAPSED / SYS_TICKFREQ (host monotonic time)
+ *                for the link's timers, SYS_TIME (host seconds) + elapsed
+ *                milliseconds within the second for the wall clock (an
+ *                STM32U5 reads a timer and its RTC)
  *   random       QEMU STAND-IN, NOT A TRNG: SHA-256 in counter mode over a
  *                key from the build's fixed generator (evolu_board_random of
  *                device/board_mps2_an505.c) mixed with the host time at boot,
@@ -47,6 +48,8 @@ static uint32_t semi(uint32_t op, const void *arg) {
 #define SYS_CLOCK 0x10u
 #define SYS_TIME 0x11u
 #define SYS_GET_CMDLINE 0x15u
+#define SYS_ELAPSED 0x30u
+#define SYS_TICKFREQ 0x31u
 
 /* --- UART0, NVIC, SysTick ------------------------------------------------------------ */
 
@@ -59,11 +62,18 @@ static uint32_t semi(uint32_t op, const void *arg) {
 #define UART_BAUDDIV REG(UART0 + 0x10u)
 #define NVIC_ISER1 REG(0xE000E104u)
 #define NVIC_ICPR1 REG(0xE000E284u)
+#define SYST_CSR REG(0xE000E010u)
+#define SYST_RVR REG(0xE000E014u)
+#define SYST_CVR REG(0xE000E018u)
+#define SCB_ICSR REG(0xE000ED04u)
 
 typedef struct qemu_board {
     int started;
     uint32_t boot_cs;
+    uint64_t boot_ticks, ticks_per_ms;
     int64_t boot_ms;
+    int64_t sec_ms, last_ms; /* wall clock: the current host second, the last value */
+    uint32_t sec_ticks;
     uint8_t key[32];
     uint64_t counter;
     char cmdline[1024];
@@ -74,6 +84,8 @@ typedef struct qemu_board {
 
 static qemu_board g_qb;
 
+static uint64_t elapsed_ticks(void);
+
 static void board_start(qemu_board *b) {
     if (b->started) return;
     b->started = 1;
@@ -81,7 +93,13 @@ static void board_start(qemu_board *b) {
     UART_CTRL = 0x3u | (1u << 3); /* TX, RX, RX interrupt */
     __asm__ volatile("cpsid i" ::: "memory");
     NVIC_ISER1 = 1u << 0; /* IRQ 32: UART0 RX */
+    SYST_RVR = 250000u - 1u; /* ~10 ms at 25 MHz: a wake-up source only */
+    SYST_CVR = 0;
+    SYST_CSR = 0x7u;
     b->boot_cs = semi(SYS_CLOCK, NULL);
+    uint32_t freq = semi(SYS_TICKFREQ, NULL);
+    b->ticks_per_ms = freq >= 1000u && freq != UINT32_MAX ? freq / 1000u : 1u;
+    b->boot_ticks = elapsed_ticks();
     b->boot_ms = (int64_t)semi(SYS_TIME, NULL) * 1000;
     /* random: the build's generator mixed with the boot time */
     const evolu_port *p = evolu_port_device();
@@ -127,9 +145,18 @@ static evolu_err q_write(void *ctx, const uint8_t *p, size_t n) {
     return EVOLU_OK;
 }
 
+/* Milliseconds of real time: SYS_ELAPSED (a 64-bit count of SYS_TICKFREQ
+ * ticks since QEMU started, host monotonic time). QEMU's SYS_CLOCK is the
+ * host process's CPU time (clock()), which stands still while the board
+ * sleeps or waits: useless for timeouts. */
+static uint64_t elapsed_ticks(void) {
+    uint32_t t[2] = {0, 0};
+    if (semi(SYS_ELAPSED, t) != 0) return 0;
+    return (uint64_t)t[1] << 32 | t[0];
+}
 static uint32_t q_ticks(void *ctx) {
     qemu_board *b = ctx;
-    return (semi(SYS_CLOCK, NULL) - b->boot_cs) * 10u;
+    return (uint32_t)((elapsed_ticks() - b->boot_ticks) / b->ticks_per_ms);
 }
 
 static void q_wait(void *ctx, uint32_t ms) {
@@ -138,14 +165,30 @@ static void q_wait(void *ctx, uint32_t ms) {
      * then slept forever), so only the UART may end a wfi. A real board
      * sleeps in wfi with the RX interrupt and a low-power timer. */
     while (!(UART_STATE & 2u) && q_ticks(ctx) - start < ms) {
-        UART_INT = 0x2u; /* RX interrupt */
+        __asm__ volatile("wfi" ::: "memory");
+        /* PRIMASK keeps the handlers from running: clear what woke us. */
+        SCB_ICSR = 1u << 25; /* PENDSTCLR */
+        UART_INT = 0x2u;     /* RX interrupt */
         NVIC_ICPR1 = 1u << 0;
     }
 }
 
+/* The wall clock follows the host's SYS_TIME (whole seconds), with the
+ * milliseconds since that second began from the elapsed-time counter,
+ * capped below the next second; never decreasing. */
 static int64_t q_now(void *ctx) {
     qemu_board *b = ctx;
-    return b->boot_ms + (int64_t)q_ticks(ctx);
+    int64_t sec = (int64_t)semi(SYS_TIME, NULL) * 1000;
+    uint32_t t = q_ticks(ctx);
+    if (sec != b->sec_ms) {
+        b->sec_ms = sec;
+        b->sec_ticks = t;
+    }
+    uint32_t sub = t - b->sec_ticks;
+    int64_t now = sec + (sub > 999 ? 999 : sub);
+    if (now < b->last_ms) now = b->last_ms;
+    b->last_ms = now;
+    return now;
 }
 
 static void q_random(void *ctx, uint8_t *buf, size_t n) {

@@ -30,7 +30,8 @@ static void flush_out(evolu_fw *fw) {
 }
 
 void fw_link_init(evolu_fw *fw) {
-    evolu_link_config cfg = {50, 1000, FW_LINK_CREDIT, 0};
+    /* RTO 200 ms: a UART under QEMU (and a busy host) answers in tens of ms. */
+    evolu_link_config cfg = {200, 2000, FW_LINK_CREDIT, 0};
     uint32_t session = 0;
     while (!session) fw->port.random(fw->port.ctx, (uint8_t *)&session, sizeof session);
     evolu_link_init(&fw->link, &cfg, session, fw->slots, FW_LINK_SLOTS, fw->rxframe,
