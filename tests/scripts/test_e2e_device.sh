@@ -84,11 +84,12 @@ app_rows() {
 }
 
 # --- processes
-wait_for() { # FILE PATTERN COUNT SECONDS
+count() { c=$(grep -c -- "$2" "$1" 2>/dev/null); echo "${c:-0}"; } # FILE PATTERN
+wait_for() { # FILE PATTERN COUNT SECONDS (the file may not exist yet)
     n=0
-    while [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -lt "$3" ] && [ $n -lt $(($4 * 5)) ]; do
+    while [ "$(count "$1" "$2")" -lt "$3" ] && [ $n -lt $(($4 * 5)) ]; do
         sleep 0.2; n=$((n + 1)); done
-    [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ]
+    [ "$(count "$1" "$2")" -ge "$3" ]
 }
 # watchdog PID SECONDS: SIGTERM to PID (a process we started) after SECONDS,
 # so nothing outlives the test; processes run without `timeout` in between so
@@ -126,8 +127,8 @@ start_proxy() { # NAME PORT: sets PROXY_PID and PPORT
     wait_for "$T/$1.out" '^device on ' 1 20 || die "proxy did not start: $(tail -5 "$T/$1.err")"
     PPORT=$(sed -n 's/^device on tcp:127.0.0.1://p' "$T/$1.out")
 }
-queued() { ls "$T/pstore/queue" 2>/dev/null | grep -c '\.msg$'; }
-wrote() { grep -c '^evolu-fw: wrote reading' "$T/fw.out"; }
+queued() { c=$(ls "$T/pstore/queue" 2>/dev/null | grep -c '\.msg$'); echo "${c:-0}"; }
+wrote() { count "$T/fw.out" '^evolu-fw: wrote reading'; }
 
 W=16  # readings in all: before, during and after the outage
 start_relay 0
@@ -181,7 +182,7 @@ check "relay back on its port" [ "$URL" = "ws://127.0.0.1:$RPORT" ]
 # every tick ends in a reading or, if the proxy died in the middle of that
 # tick's host-store writes, in `error store` (the firmware does not retry it)
 check "device finished its $W ticks" wait_for "$T/fw.out" '^evolu-fw: \(wrote reading\|error store\)' $W 90
-lost=$(grep -c '^evolu-fw: error store' "$T/fw.out")
+lost=$(count "$T/fw.out" '^evolu-fw: error store')
 R=$(wrote)
 say "$R readings written, $lost ticks lost to the proxy's kill in the device's store writes"
 n=0; while [ "$(queued)" -gt 0 ] && [ $n -lt 150 ]; do sleep 0.2; n=$((n + 1)); done
