@@ -102,9 +102,9 @@ static evolu_err cb_open_store(void *ctx, const uint8_t owner[EVOLU_OWNER_ID_BYT
 static evolu_err cb_get_write_key(void *ctx, const uint8_t owner[EVOLU_OWNER_ID_BYTES],
                                   uint8_t key[EVOLU_OWNER_WRITE_KEY_BYTES], bool *found) {
     evolu_relay *r = ctx;
+    if ((*found = evolu_relay_keys_get(r, owner, key))) return EVOLU_OK;
     sqlite3_stmt *s = r->wk_get;
     evolu_err e = EVOLU_OK;
-    *found = false;
     sqlite3_bind_blob(s, 1, owner, EVOLU_OWNER_ID_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -112,6 +112,7 @@ static evolu_err cb_get_write_key(void *ctx, const uint8_t owner[EVOLU_OWNER_ID_
         if (p && sqlite3_column_bytes(s, 0) == EVOLU_OWNER_WRITE_KEY_BYTES) {
             memcpy(key, p, EVOLU_OWNER_WRITE_KEY_BYTES);
             *found = true;
+            evolu_relay_keys_put(r, owner, key);
         } else {
             e = EVOLU_E_STORAGE;
         }
@@ -133,6 +134,7 @@ static evolu_err cb_set_write_key(void *ctx, const uint8_t owner[EVOLU_OWNER_ID_
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE) return EVOLU_E_STORAGE;
+    evolu_relay_keys_put(r, owner, key);
     char id[EVOLU_ID_CHARS + 1];
     evolu_id_to_string(owner, id);
     id[EVOLU_ID_CHARS] = 0;
@@ -312,6 +314,7 @@ void evolu_relay_close(evolu_relay *r) {
         free(h);
     }
     evolu_relay_subs_free(r);
+    evolu_relay_keys_free(r);
     evolu_sqlite_index_close(r->idx);
     sqlite3_finalize(r->wk_get);
     sqlite3_finalize(r->wk_put);
@@ -359,6 +362,10 @@ evolu_err evolu_relay_on_message(evolu_relay *r, evolu_relay_conn *c, const uint
         }
     }
 
+    /* SQLite rolls a transaction back by itself on some errors (disk full,
+     * I/O): then what this batch wrote is gone, so its held replies become
+     * errorCode 2 now, before anything else is written outside it. */
+    if (r->in_tx && sqlite3_get_autocommit(r->db)) evolu_relay_flush(r);
     if (r->o.group_commit && !r->in_tx) {
         if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
             r->in_tx = true;

@@ -70,6 +70,7 @@ evolu_err evolu_relay_flush(evolu_relay *r) {
         evolu_relay_log(r, EVOLU_LOG_ERROR, "commit of %zu messages failed: %s; answering "
                         "errorCode 2", r->batch_msgs, sqlite3_errmsg(r->db));
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+        evolu_relay_keys_forget(r); /* some may have been claimed in this batch */
     } else {
         r->st.commits++;
     }

@@ -44,6 +44,10 @@ typedef struct relay_held {
 
 #define RELAY_BATCH_MAX 512u             /* messages per batch before an early flush */
 
+typedef struct relay_key relay_key;      /* relay_keys.c */
+#define RELAY_KEY_BUCKETS 4096u
+#define RELAY_KEYS_MAX 262144u           /* owners whose key is kept in memory (~12 MB) */
+
 struct evolu_relay {
     evolu_relay_options o;
     uint8_t (*allow)[EVOLU_OWNER_ID_BYTES];
@@ -72,6 +76,9 @@ struct evolu_relay {
     size_t batch_msgs;
     relay_held *held, *held_tail;
     size_t n_held;
+    /* write keys seen (relay_keys.c) */
+    relay_key **keys;
+    size_t n_keys;
 };
 
 #define RELAY_MSGS_CAP 32768u
@@ -87,6 +94,15 @@ void evolu_relay_sub_remove(evolu_relay *r, evolu_relay_conn *c,
 const relay_sub *evolu_relay_sub_find(const evolu_relay *r,
                                       const uint8_t owner[EVOLU_OWNER_ID_BYTES]);
 void evolu_relay_subs_free(evolu_relay *r);
+
+/* relay_keys.c: the key of an owner if kept; keep one (it is in the
+ * database or the open transaction); drop all (the transaction was lost). */
+bool evolu_relay_keys_get(const evolu_relay *r, const uint8_t owner[EVOLU_OWNER_ID_BYTES],
+                          uint8_t key[EVOLU_OWNER_WRITE_KEY_BYTES]);
+void evolu_relay_keys_put(evolu_relay *r, const uint8_t owner[EVOLU_OWNER_ID_BYTES],
+                          const uint8_t key[EVOLU_OWNER_WRITE_KEY_BYTES]);
+void evolu_relay_keys_forget(evolu_relay *r);
+void evolu_relay_keys_free(evolu_relay *r);
 
 /* relay.c */
 /* Sends buf to `to` now, or holds it for the commit (takes the reference). */
