@@ -17,6 +17,7 @@
  * the relay; garbage and invalid messages on the device line are survived.
  * Every process and wait is bounded in time.
  */
+#define _XOPEN_SOURCE 700 /* posix_openpt: a pty stands in for a serial device */
 #include "relay_test_util.h"
 
 #include <dirent.h>
@@ -38,7 +39,7 @@ static int run_child(int argc, char **argv) {
     if (argc < 5) return 2;
     evolu_proxy_options o;
     evolu_proxy_options_default(&o);
-    o.device = "tcp-listen:127.0.0.1:0";
+    o.device = argc > 5 ? argv[5] : "tcp-listen:127.0.0.1:0";
     o.relay_url = argv[2];
     o.store_dir = argv[3];
     o.reconnect_min_ms = 50;
@@ -60,7 +61,7 @@ typedef struct child {
     int port;
 } child;
 
-static bool child_start(child *c, const char *url, const char *store) {
+static bool child_start_dev(child *c, const char *url, const char *store, const char *device) {
     int fds[2];
     if (pipe(fds)) return false;
     c->pid = fork();
@@ -69,7 +70,8 @@ static bool child_start(child *c, const char *url, const char *store) {
         /* no inherited sockets: a relay listener kept open here would accept
          * connections nobody serves after the test stops the relay */
         for (int fd = 3; fd < 4096; fd++) close(fd);
-        execl("/proc/self/exe", "test_proxy", "--proxy-child", url, store, "120000", (char *)NULL);
+        execl("/proc/self/exe", "test_proxy", "--proxy-child", url, store, "120000", device,
+              (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -85,7 +87,11 @@ static bool child_start(child *c, const char *url, const char *store) {
     }
     close(fds[0]);
     c->port = atoi(line);
-    return c->port > 0;
+    return device[0] == 't' ? c->port > 0 : c->port == -1; /* -1: a serial device */
+}
+
+static bool child_start(child *c, const char *url, const char *store) {
+    return child_start_dev(c, url, store, "tcp-listen:127.0.0.1:0");
 }
 
 static void child_kill(child *c, int sig) {
@@ -144,6 +150,18 @@ static void dev_event(dev *d, const evolu_link_event *ev) {
     evolu_link_grant(&d->l, 1);
 }
 
+/* write(), not send(): the line may be a socket or a pty. */
+static int dev_write(int fd, const uint8_t *p, size_t n) {
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
 /* One round: wait up to ms for input, feed it, send what the link has. */
 static void dev_pump(dev *d, int ms) {
     if (d->fd < 0) {
@@ -172,7 +190,7 @@ static void dev_pump(dev *d, int ms) {
     uint8_t out[EVOLU_LINK_WIRE_MAX];
     size_t m;
     while (d->fd >= 0 && !evolu_link_poll(&d->l, now32(), out, sizeof out, &m) && m)
-        if (wsc_write_full(d->fd, out, m)) {
+        if (dev_write(d->fd, out, m)) {
             close(d->fd);
             d->fd = -1;
         }
@@ -573,12 +591,64 @@ int main(int argc, char **argv) {
     if (fd >= 0) close(fd);
     evolu_mem_index_destroy(mi);
 
-    /* 9. done: stop the child and the relay */
+    /* 9. a serial device: a pty, the proxy on its slave side in raw mode */
     child_kill(&px, SIGTERM);
+    int mfd = posix_openpt(O_RDWR | O_NOCTTY);
+    CHECK(mfd >= 0 && !grantpt(mfd) && !unlockpt(mfd));
+    const char *slave = mfd >= 0 ? ptsname(mfd) : NULL;
+    char store2[300];
+    snprintf(store2, sizeof store2, "%s/store2", dir);
+    dev d2;
+    dev_init(&d2);
+    bool serial_ok = false, handed = false;
+    int fails_before = g_fail;
+    if (slave && child_start_dev(&px, url, store2, slave)) {
+        d2.fd = mfd;
+        handed = true;
+        DEV_UNTIL(&d2, d2.l.connected, 5000);
+        CHECK(d2.l.connected);
+        /* every byte value crosses the tty untouched (raw mode): a push whose
+         * changes are random bytes, and a blob of all 256 byte values */
+        size_t n = build_push(&owner, 3, 9000, buf, sizeof buf);
+        CHECK(n > 0 && dev_send(&d2, buf, n));
+        size_t rn = 0;
+        const uint8_t *r = dev_recv(&d2, 10000, &rn);
+        CHECK(response_code(r, rn, owner.id) == 0);
+        uint8_t all[256];
+        for (int i = 0; i < 256; i++) all[i] = (uint8_t)i;
+        memset(&q, 0, sizeof q);
+        q.id = 77;
+        q.op = EVOLU_LINK_ST_BLOB_PUT;
+        q.key = key;
+        q.key_len = 16;
+        q.size = sizeof all;
+        q.data = all;
+        q.data_len = sizeof all;
+        CHECK(dev_store(&d2, &q, &a) && a.status == EVOLU_LINK_ST_OK);
+        q.op = EVOLU_LINK_ST_BLOB_GET;
+        q.data = NULL;
+        q.data_len = 0;
+        CHECK(dev_store(&d2, &q, &a) && a.status == EVOLU_LINK_ST_OK && a.data_len == 256 &&
+              !memcmp(a.data, all, 256));
+        CHECK(d2.l.stats.bad_crc == 0);
+        serial_ok = g_fail == fails_before;
+        child_kill(&px, SIGTERM);
+    } else {
+        CHECK(!"the proxy did not start on a pty");
+    }
+    if (handed) {
+        if (d2.fd >= 0) close(d2.fd); /* the pty's master, unless dev_pump closed it */
+    } else if (mfd >= 0) {
+        close(mfd);
+    }
+    dev_free_msgs(&d2);
+    free(d2.asm_buf);
+
+    /* 10. done */
     t_stop(&relay);
     printf("test_proxy: %d queued pushes forwarded in order after kill -9 (%zu relay "
-           "messages seen), %llu items at the relay\n",
-           QUEUED, seen, (unsigned long long)got);
+           "messages seen), %llu items at the relay; serial (pty) %s\n",
+           QUEUED, seen, (unsigned long long)got, serial_ok ? "ok" : "FAILED");
     if (d.fd >= 0) close(d.fd);
     dev_free_msgs(&d);
     free(d.asm_buf);
