@@ -20,6 +20,7 @@
 #include "evolu/owner.h"
 #include "evolu/protocol.h"
 #include "evolu/rbsr.h"
+#include "evolu/source.h"
 #include "evolu/stream_store.h"
 #include "evolu/timestamp.h"
 
@@ -27,7 +28,6 @@
 #define FW_LINK_SLOTS 4u
 #define FW_LINK_CREDIT 4u
 #define FW_RX_MAX (32u * 1024u)    /* largest protocol message received */
-#define FW_TX_MAX (24u * 1024u)    /* largest protocol message sent */
 #define FW_ARENA (16u * 1024u)     /* changes read back from the host per reply */
 #define FW_MSGS 160u               /* message descriptors per reply */
 #define FW_RANGES 64u              /* range descriptors per reply */
@@ -111,7 +111,7 @@ typedef struct evolu_fw {
     evolu_range_entry ranges[FW_RANGES];
     uint8_t arena[FW_ARENA];
     uint8_t scratch[FW_SCRATCH][EVOLU_TIMESTAMP_BYTES];
-    uint8_t tx[FW_TX_MAX];
+    uint8_t chunkbuf[EVOLU_LINK_MSG_CHUNK_MAX]; /* a sent message, one chunk at a time */
     uint8_t plain[FW_PLAIN_MAX];
     uint8_t text[FW_PLAIN_MAX];
     uint8_t change[FW_CHANGE_MAX];
@@ -127,8 +127,9 @@ void fw_link_init(evolu_fw *fw);
 /* Moves bytes both ways and handles what arrived; waits up to wait_ms for
  * input when there is nothing to do. */
 void fw_pump(evolu_fw *fw, uint32_t wait_ms);
-/* Sends one protocol message on channel 0 (BEGIN / CHUNKs / END). */
-evolu_err fw_msg_send(evolu_fw *fw, const uint8_t *p, size_t n);
+/* Sends the message built in b on channel 0 (BEGIN / CHUNKs / END), emitted
+ * piece by piece: only one chunk of it is ever in RAM. */
+evolu_err fw_msg_send_built(evolu_fw *fw, const evolu_msg_builder *b);
 /* The host store (evolu_stream_host) over channel 1. */
 void fw_host_table(evolu_fw *fw, evolu_stream_host *out);
 

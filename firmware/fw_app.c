@@ -232,8 +232,8 @@ typedef struct {
 
 static evolu_err bump_alloc(void *ctx, size_t n, uint8_t **out) {
     rebuild_ctx *r = ctx;
-    if (n > sizeof r->fw->tx - r->used) return EVOLU_E_CAPACITY;
-    *out = r->fw->tx + r->used;
+    if (n > sizeof r->fw->arena - r->used) return EVOLU_E_CAPACITY;
+    *out = r->fw->arena + r->used; /* the builder's arena is idle at boot */
     r->used += n;
     return EVOLU_OK;
 }
@@ -276,10 +276,7 @@ static void report_table(evolu_fw *fw) {
 /* --- protocol traffic ---------------------------------------------------------------- */
 
 static evolu_err send_built(evolu_fw *fw) {
-    evolu_writer w = evolu_writer_make(fw->tx, sizeof fw->tx);
-    evolu_err e = evolu_msg_builder_emit(&fw->builder, &w);
-    if (e) return e;
-    e = fw_msg_send(fw, fw->tx, w.len);
+    evolu_err e = fw_msg_send_built(fw, &fw->builder);
     if (!e) fw->outstanding++;
     return e;
 }
@@ -292,13 +289,20 @@ static void handle_incoming(evolu_fw *fw) {
     if (fw->outstanding) fw->outstanding--;
     evolu_client_config cc = {fw->owner.id, &fw->table_store, fw->owner.write_key, 0,
                               FW_RX_MAX,    false,            fw->scratch,         FW_SCRATCH};
-    evolu_writer w = evolu_writer_make(fw->tx, sizeof fw->tx);
+    /* The reply is not written here: a measuring writer (cap 0) makes the
+     * handler stop at EVOLU_E_BUFFER after building it, and the builder is
+     * then streamed to the link. */
+    evolu_writer w = evolu_writer_make(NULL, 0);
     evolu_client_outcome out;
     memset(&out, 0, sizeof out);
     evolu_err e = evolu_client_handle(&cc, fw->rx, fw->rx_len, &fw->builder, &w, &out);
+    /* Only the final emit counts bytes into w: EVOLU_E_BUFFER with w.len > 0
+     * is "reply built", nothing else. */
+    if (e == EVOLU_E_BUFFER && w.len > 0 && !out.local_failure &&
+        out.status == EVOLU_CLIENT_RESPONSE)
+        e = EVOLU_OK;
     if (!e && out.status == EVOLU_CLIENT_RESPONSE) {
-        e = fw_msg_send(fw, fw->tx, w.len);
-        if (!e) fw->outstanding++;
+        e = send_built(fw);
     } else if (!e && out.status == EVOLU_CLIENT_CONVERGED) {
         fw->syncs++;
         fw_line(fw, "synced entries=");

@@ -158,23 +158,61 @@ static evolu_err send_payload(evolu_fw *fw, uint8_t chan, const uint8_t *p, size
     return e;
 }
 
-evolu_err fw_msg_send(evolu_fw *fw, const uint8_t *p, size_t n) {
-    uint32_t resets = fw->link_resets;
+/* A built message straight from the builder to the link: measured first
+ * (BEGIN carries the total), then emitted through a chunk-sized buffer, so
+ * the device never holds the message it sends. */
+typedef struct msg_out {
+    evolu_fw *fw;
     evolu_link_msg_tx t;
-    size_t chunk = evolu_link_mtu(&fw->link) - 1;
-    if (!fw->link.connected || chunk == 0 || chunk > EVOLU_LINK_MSG_CHUNK_MAX)
-        chunk = EVOLU_LINK_MSG_CHUNK_MAX;
-    size_t m = evolu_link_msg_begin(&t, (uint32_t)n, fw->payload, sizeof fw->payload);
-    evolu_err e = m ? send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, resets)
-                    : EVOLU_E_ARG;
-    for (size_t off = 0; !e && off < n; off += chunk) {
-        size_t k = n - off < chunk ? n - off : chunk;
-        m = evolu_link_msg_chunk(&t, p + off, k, fw->payload, sizeof fw->payload);
-        e = m ? send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, resets) : EVOLU_E_ARG;
+    uint32_t resets;
+} msg_out;
+
+static size_t chunk_size(evolu_fw *fw) {
+    size_t chunk = evolu_link_mtu(&fw->link);
+    if (chunk < 2 || chunk > EVOLU_LINK_MTU) chunk = EVOLU_LINK_MTU;
+    return chunk - 1;
+}
+
+static evolu_err sink_write(void *ctx, const uint8_t *p, size_t n) {
+    msg_out *o = ctx;
+    evolu_fw *fw = o->fw;
+    size_t chunk = chunk_size(fw);
+    while (n) {
+        size_t k = n < chunk ? n : chunk;
+        size_t m = evolu_link_msg_chunk(&o->t, p, k, fw->payload, sizeof fw->payload);
+        if (!m) return EVOLU_E_STATE;
+        evolu_err e = send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, o->resets);
+        if (e) return e;
+        p += k;
+        n -= k;
     }
+    return EVOLU_OK;
+}
+
+evolu_err fw_msg_send_built(evolu_fw *fw, const evolu_msg_builder *b) {
+    evolu_swriter w;
+    evolu_swriter_init(&w, NULL, NULL, 0);
+    evolu_err e = evolu_msg_builder_emit_sink(b, &w, NULL, NULL);
+    if (e) return e;
+    if (w.total > UINT32_MAX) return EVOLU_E_LIMIT;
+    msg_out o;
+    memset(&o, 0, sizeof o);
+    o.fw = fw;
+    o.resets = fw->link_resets;
+    size_t m = evolu_link_msg_begin(&o.t, (uint32_t)w.total, fw->payload, sizeof fw->payload);
+    e = m ? send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, o.resets) : EVOLU_E_ARG;
+    if (e) return e;
+    evolu_sink sink = {&o, sink_write};
+    size_t cap = chunk_size(fw) < sizeof fw->chunkbuf ? chunk_size(fw) : sizeof fw->chunkbuf;
+    evolu_swriter_init(&w, &sink, fw->chunkbuf, cap);
+    e = evolu_msg_builder_emit_sink(b, &w, NULL, NULL);
     if (!e) {
-        m = evolu_link_msg_end(&t, fw->payload, sizeof fw->payload);
-        e = m ? send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, resets) : EVOLU_E_ARG;
+        m = evolu_link_msg_end(&o.t, fw->payload, sizeof fw->payload);
+        e = m ? send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, o.resets) : EVOLU_E_STATE;
+    } else if (fw->link_resets == o.resets) {
+        /* tell the host to drop what arrived (best effort) */
+        m = evolu_link_msg_abort(&o.t, fw->payload, sizeof fw->payload);
+        if (m) (void)send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, o.resets);
     }
     return e;
 }
