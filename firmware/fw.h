@@ -24,19 +24,43 @@
 #include "evolu/stream_store.h"
 #include "evolu/timestamp.h"
 
-/* --- sizes (the RAM budget: see docs/firmware.md) --------------------------- */
+/* --- sizes (the RAM budget: see docs/firmware.md); each can be set with -D --- */
+#ifndef FW_LINK_SLOTS
 #define FW_LINK_SLOTS 4u
+#endif
+#ifndef FW_LINK_CREDIT
 #define FW_LINK_CREDIT 4u
+#endif
+#ifndef FW_RX_MAX
 #define FW_RX_MAX (32u * 1024u)    /* largest protocol message received */
+#endif
+#ifndef FW_ARENA
 #define FW_ARENA (16u * 1024u)     /* changes read back from the host per reply */
+#endif
+#ifndef FW_MSGS
 #define FW_MSGS 160u               /* message descriptors per reply */
+#endif
+#ifndef FW_RANGES
 #define FW_RANGES 64u              /* range descriptors per reply */
+#endif
+#ifndef FW_SCRATCH
 #define FW_SCRATCH 64u             /* peer timestamps sorted per range */
+#endif
+#ifndef FW_PLAIN_MAX
 #define FW_PLAIN_MAX 2048u         /* largest decrypted DbChange */
+#endif
+#ifndef FW_CHANGE_MAX
 #define FW_CHANGE_MAX 512u         /* an EncryptedDbChange the device writes */
+#endif
+#ifndef FW_ROWS
 #define FW_ROWS 128u               /* rows of the reading table */
+#endif
+#ifndef FW_TEXT_MAX
 #define FW_TEXT_MAX 48u            /* bytes of a text/bytes cell */
+#endif
+#ifndef FW_ARGS_MAX
 #define FW_ARGS_MAX 512u
+#endif
 
 /* One cell: its value and the timestamp that wrote it (LWW). */
 typedef struct fw_cell {
