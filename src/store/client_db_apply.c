@@ -461,7 +461,14 @@ evolu_err cdb_apply_change(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
     bool added = false;
     evolu_err e = record_timestamp(db, owner_id, t, ts, enc, enc_len, &added);
     if (e != EVOLU_OK || !added) return e;
+    return cdb_apply_cells(db, owner_id, t, ts, c);
+}
+
+evolu_err cdb_apply_cells(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                          const evolu_timestamp *t, const uint8_t ts[EVOLU_TIMESTAMP_BYTES],
+                          const evolu_dbchange *c) {
     if (cdb_is_local_only(c->table, c->table_len)) return EVOLU_OK;
+    evolu_err e = EVOLU_OK;
     cells x;
     x.db = db;
     x.owner_id = owner_id;

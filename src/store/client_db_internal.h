@@ -65,7 +65,13 @@ typedef struct cdb_batch_mem {
     size_t text_len, text_cap;
     evolu_client_message *msgs; /* apply_protocol's message list */
     size_t msgs_cap;
+    uint8_t *ts;    /* TimestampBytes of every message, back to back */
+    uint8_t *added; /* per message: 1 = its stamp was new (client_db_stamps.c) */
+    size_t ts_cap, added_cap;
 } cdb_batch_mem;
+
+/* stamps per multi-row insert (client_db_stamps.c) */
+#define CDB_STAMP_CHUNK 32
 
 /* What the LWW check knows without SQL (client_db_lww.c). */
 enum { CDB_LWW_MAX_UNKNOWN, CDB_LWW_MAX_NONE, CDB_LWW_MAX_KNOWN };
@@ -99,6 +105,7 @@ struct evolu_client_db {
     sqlite3_stmt *lww_st[CDB_CHUNK + 1], *hist_st[CDB_CHUNK + 1]; /* by cell count */
     cdb_batch_mem mem;
     cdb_lww lww;
+    sqlite3_stmt *ts_st[CDB_STAMP_CHUNK + 1], *msg_st[CDB_STAMP_CHUNK + 1]; /* by row count */
     /* tables changed in the batch being applied */
     char **changed;
     size_t n_changed, cap_changed;
@@ -138,6 +145,18 @@ evolu_err cdb_apply_column(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
 evolu_err cdb_apply_change(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
                            const evolu_timestamp *t, const evolu_dbchange *c,
                            const uint8_t *enc, size_t enc_len);
+/* Applies the cells of change c at t (its stamp already recorded as new). */
+evolu_err cdb_apply_cells(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                          const evolu_timestamp *t, const uint8_t ts[EVOLU_TIMESTAMP_BYTES],
+                          const evolu_dbchange *c);
+/* Adds the stamps of m[0..n) to the set (evolu_timestamp, the RBSR index,
+ * evolu_message), a chunk per statement, inside the caller's transaction and
+ * key batch: ts receives their TimestampBytes (n x 16), added[i] = 1 when
+ * m[i]'s stamp was new. On failure *failed is the message at fault. */
+evolu_err cdb_record_stamps(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                            const evolu_client_message *m, size_t n, uint8_t *ts,
+                            uint8_t *added, size_t *failed);
+void cdb_stamps_free(evolu_client_db *db);
 /* Upserts evolu_usage for the stamps [first, last] just added. */
 evolu_err cdb_update_usage(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
                            const uint8_t first[EVOLU_TIMESTAMP_BYTES],

@@ -20,6 +20,8 @@ void cdb_batch_mem_free(evolu_client_db *db) {
     free(m->text_off);
     free(m->text);
     free(m->msgs);
+    free(m->ts);
+    free(m->added);
     memset(m, 0, sizeof *m);
 }
 
@@ -123,6 +125,9 @@ static evolu_err decode_batch(evolu_client_db *db, const evolu_owner *owner,
     }
     GROW(m->plain, m->plain_cap, total ? total : 1);
     GROW(m->d, m->d_cap, n);
+    GROW(m->added, m->added_cap, n);
+    if (n > SIZE_MAX / EVOLU_TIMESTAMP_BYTES) return EVOLU_E_NOMEM;
+    GROW(m->ts, m->ts_cap, n * EVOLU_TIMESTAMP_BYTES);
     evolu_err e = EVOLU_OK;
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
@@ -177,13 +182,20 @@ evolu_err evolu_client_db_apply(evolu_client_db *db, const evolu_owner *owner,
         bool began = e == EVOLU_OK;
         if (began) cdb_lww_begin(db);
         bool keys = began && (e = sidx_keys_begin(db->idx, owner->id)) == EVOLU_OK;
+        /* the set first (a chunk of stamps per statement), then the cells
+         * of the changes whose stamp was new, in batch order */
+        size_t bad = 0;
+        if (e == EVOLU_OK)
+            e = cdb_record_stamps(db, owner->id, messages, n, db->mem.ts, db->mem.added, &bad);
         for (i = 0; e == EVOLU_OK && i < n; i++) {
-            e = cdb_apply_change(db, owner->id, &messages[i].timestamp, &db->mem.d[i].change,
-                                 messages[i].change, messages[i].change_len);
+            bad = i;
+            if (db->mem.added[i])
+                e = cdb_apply_cells(db, owner->id, &messages[i].timestamp,
+                                    db->mem.ts + i * EVOLU_TIMESTAMP_BYTES, &db->mem.d[i].change);
             if (evolu_timestamp_cmp(&messages[i].timestamp, &messages[lo].timestamp) < 0) lo = i;
             if (evolu_timestamp_cmp(&messages[i].timestamp, &messages[hi].timestamp) > 0) hi = i;
         }
-        if (e != EVOLU_OK && failure) failure->index = i ? i - 1 : 0;
+        if (e != EVOLU_OK && failure) failure->index = bad;
         if (e == EVOLU_OK) {
             uint8_t first[EVOLU_TIMESTAMP_BYTES], last[EVOLU_TIMESTAMP_BYTES];
             evolu_timestamp_to_bytes(&messages[lo].timestamp, first);
