@@ -355,8 +355,7 @@ static void device_message(evolu_proxy *p, const uint8_t *m, size_t n) {
     }
     if (p->dev_owner != k) { /* tell the device where its owner's relay stands */
         p->dev_owner = k;
-        if (evolu_ws_pipe_is_open(p->owners[k].conn)) p->ctl_pending = 1;
-        else if (p->owners[k].failures) p->ctl_pending = 0;
+        p->ctl_pending = evolu_ws_pipe_is_open(p->owners[k].conn) ? 1 : 0;
     }
     e = proxy_queue_push(p->q, r.header.owner_id, m, n);
     if (e) {
@@ -427,12 +426,10 @@ static void link_event(evolu_proxy *p, const evolu_link_event *ev) {
         p->r_n = 0;
         p->held_grants = 0;
         proxy_store_reset(p->st);
+        /* the current state, so the device never has to guess */
         p->ctl_pending = -1;
-        if (p->dev_owner >= 0) {
-            const owner *o = &p->owners[p->dev_owner];
-            if (evolu_ws_pipe_is_open(o->conn)) p->ctl_pending = 1;
-            else if (o->failures) p->ctl_pending = 0;
-        }
+        if (p->dev_owner >= 0)
+            p->ctl_pending = evolu_ws_pipe_is_open(p->owners[p->dev_owner].conn) ? 1 : 0;
         return;
     }
     if (ev->kind != EVOLU_LINK_EV_DATA) return;
