@@ -343,6 +343,9 @@ typedef struct evolu_msg_builder {
     size_t arena_cap, arena_used;
     bool last_infinite;
     bool begun;
+    /* Messages counted with evolu_msg_builder_count_message: no descriptors
+     * kept, emitted by evolu_msg_builder_emit_sink_ext only. */
+    bool external;
 } evolu_msg_builder;
 
 /* Gives the builder its storage: msgs_cap message descriptors, ranges_cap
@@ -506,6 +509,30 @@ typedef evolu_err (*evolu_msg_change_fn)(void *ctx, size_t i, const evolu_msg_en
  * buffer is flushed at the end. Returns w->err or the first error. */
 evolu_err evolu_msg_builder_emit_sink(const evolu_msg_builder *b, evolu_swriter *w,
                                       evolu_msg_change_fn change, void *ctx);
+
+/* Messages that are not kept in the builder at all: a 1,000,000-byte message
+ * of 10,000 changes would need 10,000 descriptors (~32 B each on the device),
+ * so a device sending one counts each message into the O(1) size accountant
+ * only, and supplies it again at emit time (e.g. from its store, by index).
+ * All messages of the builder must be added this way (EVOLU_E_STATE after
+ * add_message, and add_message after this); ranges are added as usual.
+ * Errors as evolu_msg_builder_add_message (no EVOLU_E_CAPACITY). */
+evolu_err evolu_msg_builder_count_message(evolu_msg_builder *b, const evolu_timestamp *ts,
+                                          size_t change_len);
+
+/* Gives message i again: its timestamp and change_len (change may be NULL,
+ * then its bytes come from the change callback). Called four times per
+ * message, in index order each time. */
+typedef evolu_err (*evolu_msg_entry_fn)(void *ctx, size_t i, evolu_msg_entry *out);
+
+/* evolu_msg_builder_emit_sink for a builder whose messages were counted:
+ * entry(ctx, i, ...) supplies them. What it supplies is measured again while
+ * it is written and must be what was counted: otherwise EVOLU_E_STATE (the
+ * bytes already written are then not a valid message). For a builder with
+ * descriptors, entry is not used (same as evolu_msg_builder_emit_sink). */
+evolu_err evolu_msg_builder_emit_sink_ext(const evolu_msg_builder *b, evolu_swriter *w,
+                                          evolu_msg_entry_fn entry, evolu_msg_change_fn change,
+                                          void *ctx);
 
 /* --- push (spec 6.8) and broadcast (spec 7.5) -------------------------------------- */
 

@@ -30,6 +30,7 @@ evolu_err evolu_msg_builder_begin(evolu_msg_builder *b, const evolu_header *h,
     b->n_ranges = 0;
     b->arena_used = 0;
     b->last_infinite = false;
+    b->external = false;
     b->begun = true;
     return EVOLU_OK;
 }
@@ -69,6 +70,7 @@ evolu_err evolu_msg_builder_add_message(evolu_msg_builder *b, const evolu_timest
                                         const uint8_t *change, size_t change_len) {
     if (!b->begun) return EVOLU_E_STATE;
     if (!change && change_len) return EVOLU_E_ARG;
+    if (b->external) return EVOLU_E_STATE;
     if (b->n_msgs >= b->msgs_cap) return EVOLU_E_CAPACITY;
     evolu_err e = evolu_msg_size_add_message(&b->size, ts, change_len);
     if (e) return e;
@@ -180,7 +182,8 @@ evolu_err evolu_msg_builder_emit(const evolu_msg_builder *b, evolu_writer *w) {
     if (!b->begun) return EVOLU_E_STATE;
     /* The ranges cover the whole universe: the last bound must be infinite. */
     if (b->n_ranges > 0 && !b->last_infinite) return EVOLU_E_RANGES;
-    /* A message added with _ref has its bytes only at emit_sink time. */
+    /* Counted or _ref messages have their bytes only at emit_sink time. */
+    if (b->external) return EVOLU_E_ARG;
     for (size_t i = 0; i < b->n_msgs; i++)
         if (!b->msgs[i].change && b->msgs[i].change_len) return EVOLU_E_ARG;
     emit_ctx ctx = {b};

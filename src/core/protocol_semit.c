@@ -10,7 +10,7 @@
 
 evolu_err evolu_msg_builder_add_message_ref(evolu_msg_builder *b, const evolu_timestamp *ts,
                                             size_t change_len) {
-    if (!b->begun) return EVOLU_E_STATE;
+    if (!b->begun || b->external) return EVOLU_E_STATE;
     if (b->n_msgs >= b->msgs_cap) return EVOLU_E_CAPACITY;
     evolu_err e = evolu_msg_size_add_message(&b->size, ts, change_len);
     if (e) return e;
@@ -18,6 +18,16 @@ evolu_err evolu_msg_builder_add_message_ref(evolu_msg_builder *b, const evolu_ti
     m->timestamp = *ts;
     m->change = NULL;
     m->change_len = change_len;
+    return EVOLU_OK;
+}
+
+evolu_err evolu_msg_builder_count_message(evolu_msg_builder *b, const evolu_timestamp *ts,
+                                          size_t change_len) {
+    if (!b->begun || (b->n_msgs > 0 && !b->external)) return EVOLU_E_STATE;
+    evolu_err e = evolu_msg_size_add_message(&b->size, ts, change_len);
+    if (e) return e;
+    b->n_msgs++;
+    b->external = true;
     return EVOLU_OK;
 }
 
@@ -76,9 +86,27 @@ static evolu_err put_list_body(evolu_swriter *w, get_fn get, const void *ctx, si
     return EVOLU_OK;
 }
 
+/* Where the messages come from: the descriptors, or the caller's entry(). */
+typedef struct msg_src {
+    const evolu_msg_builder *b;
+    evolu_msg_entry_fn entry;
+    void *ctx;
+} msg_src;
+
+static evolu_err message_at(const msg_src *m, size_t i, evolu_msg_entry *out) {
+    if (!m->b->external) {
+        *out = m->b->msgs[i];
+        return EVOLU_OK;
+    }
+    if (!m->entry) return EVOLU_E_ARG;
+    return m->entry(m->ctx, i, out);
+}
+
 static evolu_err message_ts(const void *ctx, size_t i, evolu_timestamp *out) {
-    *out = ((const evolu_msg_builder *)ctx)->msgs[i].timestamp;
-    return EVOLU_OK;
+    evolu_msg_entry m;
+    evolu_err e = message_at(ctx, i, &m);
+    if (!e) *out = m.timestamp;
+    return e;
 }
 
 static evolu_err bound_ts(const void *ctx, size_t i, evolu_timestamp *out) {
@@ -98,31 +126,39 @@ static evolu_err fail(evolu_swriter *w, evolu_err e) {
     return w->err;
 }
 
-evolu_err evolu_msg_builder_emit_sink(const evolu_msg_builder *b, evolu_swriter *w,
-                                      evolu_msg_change_fn change, void *ctx) {
+evolu_err evolu_msg_builder_emit_sink_ext(const evolu_msg_builder *b, evolu_swriter *w,
+                                          evolu_msg_entry_fn entry, evolu_msg_change_fn change,
+                                          void *ctx) {
     if (!b->begun) return EVOLU_E_STATE;
     if (b->n_ranges > 0 && !b->last_infinite) return EVOLU_E_RANGES;
     evolu_err e;
+    msg_src ms = {b, entry, ctx};
 
     uint8_t head[EVOLU_HEADER_MAX_BYTES];
     evolu_writer hw = evolu_writer_make(head, sizeof head);
     if ((e = evolu_header_encode(&hw, &b->header)) != EVOLU_OK) return fail(w, e);
     evolu_swriter_bytes(w, head, hw.len);
 
+    /* What is written is measured against the plan (the accountant). */
+    uint64_t start = w->total;
     evolu_swriter_varint(w, b->n_msgs);
-    if ((e = put_list_body(w, message_ts, b, b->n_msgs)) != EVOLU_OK) return fail(w, e);
+    if ((e = put_list_body(w, message_ts, &ms, b->n_msgs)) != EVOLU_OK) return fail(w, e);
+    if (w->total - start != evolu_tslist_size_len(&b->size.msgs_ts)) return fail(w, EVOLU_E_STATE);
+    start = w->total;
     for (size_t i = 0; i < b->n_msgs; i++) {
-        const evolu_msg_entry *m = &b->msgs[i];
-        evolu_swriter_varint(w, m->change_len);
-        if (m->change || m->change_len == 0) {
-            evolu_swriter_bytes(w, m->change, m->change_len);
+        evolu_msg_entry m;
+        if ((e = message_at(&ms, i, &m)) != EVOLU_OK) return fail(w, e);
+        evolu_swriter_varint(w, m.change_len);
+        if (m.change || m.change_len == 0) {
+            evolu_swriter_bytes(w, m.change, m.change_len);
             continue;
         }
         if (!change) return fail(w, EVOLU_E_ARG);
         uint64_t before = w->total;
-        if ((e = change(ctx, i, m, w)) != EVOLU_OK) return fail(w, e);
-        if (w->total - before != m->change_len) return fail(w, EVOLU_E_STATE);
+        if ((e = change(ctx, i, &m, w)) != EVOLU_OK) return fail(w, e);
+        if (w->total - before != m.change_len) return fail(w, EVOLU_E_STATE);
     }
+    if (w->total - start != b->size.changes) return fail(w, EVOLU_E_STATE);
 
     if (b->n_ranges > 0) {
         evolu_swriter_varint(w, b->n_ranges);
@@ -141,4 +177,9 @@ evolu_err evolu_msg_builder_emit_sink(const evolu_msg_builder *b, evolu_swriter 
         }
     }
     return evolu_swriter_flush(w);
+}
+
+evolu_err evolu_msg_builder_emit_sink(const evolu_msg_builder *b, evolu_swriter *w,
+                                      evolu_msg_change_fn change, void *ctx) {
+    return evolu_msg_builder_emit_sink_ext(b, w, NULL, change, ctx);
 }

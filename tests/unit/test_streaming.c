@@ -236,6 +236,36 @@ static bool same_parse(const uint8_t *bytes, size_t len, size_t window_len, evol
     return true;
 }
 
+/* --- messages not kept in the builder (counted, supplied at emit time) ------------- */
+
+static const evolu_msg_builder *g_ref;   /* the "store" the entries are read back from */
+static size_t g_bad_entry = (size_t)-1;  /* this index reports a wrong length */
+
+static evolu_err entry_cb(void *ctx, size_t i, evolu_msg_entry *out) {
+    (void)ctx;
+    out->timestamp = g_ref->msgs[i].timestamp;
+    out->change = NULL;
+    out->change_len = g_ref->msgs[i].change_len + (i == g_bad_entry ? 1 : 0);
+    return EVOLU_OK;
+}
+
+/* A builder like `a` whose messages are only counted. */
+static void build_counted(evolu_msg_builder *c, const evolu_msg_builder *a,
+                          evolu_range_entry *ranges, size_t ranges_cap) {
+    evolu_msg_builder_init(c, NULL, 0, ranges, ranges_cap, NULL, 0);
+    CHECK(evolu_msg_builder_begin(c, &a->header, a->size.total_max, a->size.ranges_max) ==
+          EVOLU_OK);
+    for (size_t i = 0; i < a->n_ranges; i++)
+        CHECK(evolu_msg_builder_add_range(c, &a->ranges[i]) == EVOLU_OK);
+    for (size_t i = 0; i < a->n_msgs; i++)
+        if (evolu_msg_builder_count_message(c, &a->msgs[i].timestamp, a->msgs[i].change_len))
+            break;
+    CHECK(c->n_msgs == a->n_msgs && evolu_msg_builder_size(c) == evolu_msg_builder_size(a));
+}
+
+static void measure_parse(const uint8_t *p, size_t len);
+static void measure_build(const evolu_msg_builder *c, uint64_t want);
+
 static void big_message(void) {
     fill_rnd(g_pool, sizeof g_pool);
     static evolu_msg_builder a, b;
@@ -284,6 +314,35 @@ static void big_message(void) {
     evolu_swriter_init(&sw, &sink2, buf, sizeof buf);
     CHECK(evolu_msg_builder_emit_sink(&b, &sw, change_cb, NULL) == EVOLU_E_BUFFER);
     CHECK(small.len <= 5000 && !small.differs);
+
+    /* Messages only counted (no descriptors in RAM), supplied again at emit. */
+    static evolu_range_entry cranges[8];
+    static evolu_msg_builder cb;
+    g_ref = &a;
+    build_counted(&cb, &a, cranges, 8);
+    cs.len = 0;
+    cs.calls = 0;
+    cs.differs = false;
+    evolu_swriter_init(&sw, &sink, buf, sizeof buf);
+    CHECK(evolu_msg_builder_emit_sink_ext(&cb, &sw, entry_cb, change_cb, NULL) == EVOLU_OK);
+    CHECK(cs.len == w.len && !cs.differs);
+    printf("counted messages: %lu-byte message from a %lu-byte builder with no message "
+           "descriptors, identical: %s\n", (unsigned long)cs.len,
+           (unsigned long)sizeof(evolu_msg_builder), cs.len == w.len && !cs.differs ? "yes" : "NO");
+    evolu_swriter_init(&mw, NULL, NULL, 0);
+    CHECK(evolu_msg_builder_emit(&cb, &w2) == EVOLU_E_ARG);
+    CHECK(evolu_msg_builder_emit_sink_ext(&cb, &mw, NULL, change_cb, NULL) == EVOLU_E_ARG);
+    g_bad_entry = 77;
+    evolu_swriter_init(&mw, NULL, NULL, 0);
+    CHECK(evolu_msg_builder_emit_sink_ext(&cb, &mw, entry_cb, change_cb, NULL) == EVOLU_E_STATE);
+    g_bad_entry = (size_t)-1;
+    evolu_timestamp t0 = a.msgs[0].timestamp;
+    CHECK(evolu_msg_builder_add_message(&cb, &t0, a.msgs[0].change, 90) == EVOLU_E_STATE);
+    CHECK(evolu_msg_builder_add_message_ref(&cb, &t0, 90) == EVOLU_E_STATE);
+    CHECK(evolu_msg_builder_count_message(&b, &t0, 90) == EVOLU_E_STATE);
+
+    measure_build(&cb, w.len);
+    measure_parse(mem, w.len);
 
     /* Parsed through a 1 KB window: the same results as the in-memory reader. */
     csrc stats;
@@ -341,6 +400,92 @@ static void big_message(void) {
     printf("mutations: %lu of %lu give the same result\n", (unsigned long)ok,
            (unsigned long)total);
     free(mem);
+}
+
+/* --- device RAM of each streaming operation (stack painted under QEMU) ----------------- */
+
+#ifdef EVOLU_DEVICE
+extern uint32_t __stack_limit[];
+#define PAINT 0xC5C5C5C5u /* the startup's pattern: its own high-water report stays right */
+static uintptr_t g_painted_top;
+static void __attribute__((noinline)) paint_stack(void) {
+    uint32_t *sp = (uint32_t *)__builtin_frame_address(0);
+    g_painted_top = (uintptr_t)sp;
+    for (uint32_t *p = __stack_limit; p < sp - 64; p++) *p = PAINT;
+}
+static size_t painted_peak(void) {
+    const uint32_t *p = __stack_limit;
+    while ((uintptr_t)p < g_painted_top && *p == PAINT) p++;
+    return (size_t)(g_painted_top - (uintptr_t)p);
+}
+#define MEASURE_BEGIN() paint_stack()
+#define MEASURE_END(what, static_bytes)                                                     \
+    do {                                                                                    \
+        size_t peak_ = painted_peak();                                                      \
+        printf("DEVICE streaming %s: peak stack %lu B (painted) + static %lu B = %lu B\n",  \
+               what, (unsigned long)peak_, (unsigned long)(static_bytes),                   \
+               (unsigned long)(peak_ + (static_bytes)));                                    \
+    } while (0)
+#else
+#define MEASURE_BEGIN() ((void)0)
+#define MEASURE_END(what, static_bytes)                                                     \
+    printf("streaming %s: static %lu B (the stack is measured on the device)\n", what,     \
+           (unsigned long)(static_bytes))
+#endif
+
+/* Everything a device keeps to parse a message through a 1 KB window. */
+static evolu_msg_sreader g_mr;
+static uint8_t g_mwin[1024];
+static evolu_source g_msrc;
+
+static bool __attribute__((noinline)) parse_all(void) {
+    if (evolu_msg_sreader_open(&g_mr, &g_msrc, g_mwin, sizeof g_mwin, 0)) return false;
+    evolu_timestamp t;
+    uint64_t off, len, n = 0;
+    while (evolu_msg_sreader_next_message(&g_mr, &t, &off, &len) == EVOLU_OK) n++;
+    evolu_srange rg;
+    evolu_stslist *lr;
+    while (evolu_msg_sreader_next_range(&g_mr, &rg) == EVOLU_OK) {
+        if (rg.type != EVOLU_RANGE_TIMESTAMPS) continue;
+        if (evolu_msg_sreader_range_timestamps(&g_mr, &rg, &lr)) return false;
+        while (evolu_stslist_next(lr, &t) == EVOLU_OK) {}
+    }
+    return n == g_mr.n_messages;
+}
+
+static void measure_parse(const uint8_t *p, size_t len) {
+    evolu_source_memory(&g_msrc, p, len);
+    MEASURE_BEGIN();
+    bool ok = parse_all();
+    MEASURE_END("parse of a 1,000,000-byte message (reader + 1 KB window)",
+                sizeof g_mr + sizeof g_mwin + sizeof g_msrc);
+    CHECK(ok);
+}
+
+/* ... and to send one: a builder with counted messages and a 1 KB buffer. */
+static uint8_t g_obuf[1024];
+static evolu_swriter g_ow;
+static uint64_t g_sunk;
+static evolu_err count_write(void *ctx, const uint8_t *p, size_t n) {
+    (void)ctx;
+    (void)p;
+    g_sunk += n;
+    return EVOLU_OK;
+}
+static const evolu_sink g_osink = {NULL, count_write};
+
+static bool __attribute__((noinline)) emit_all(const evolu_msg_builder *c) {
+    evolu_swriter_init(&g_ow, &g_osink, g_obuf, sizeof g_obuf);
+    return evolu_msg_builder_emit_sink_ext(c, &g_ow, entry_cb, change_cb, NULL) == EVOLU_OK;
+}
+
+static void measure_build(const evolu_msg_builder *c, uint64_t want) {
+    g_sunk = 0;
+    MEASURE_BEGIN();
+    bool ok = emit_all(c);
+    MEASURE_END("build of a 1,000,000-byte message (counted builder + 4 ranges + 1 KB buffer)",
+                sizeof *c + c->n_ranges * sizeof(evolu_range_entry) + sizeof g_obuf + sizeof g_ow);
+    CHECK(ok && g_sunk == want);
 }
 
 /* --- streaming AEAD against libsodium's one-shot ------------------------------------- */
@@ -482,6 +627,39 @@ static bool same_got(const got *a, const got *b) {
            ts_eq(&a->head.timestamp, &b->head.timestamp);
 }
 
+/* ... and to decrypt a change of any size: a 2 KB window and 2 KB of text. */
+static uint8_t g_dwin[2048], g_dtext[2048];
+static evolu_source g_dsrc;
+static size_t g_dcols;
+static evolu_err count_col(void *ctx, size_t i, const evolu_column *c) {
+    (void)ctx;
+    (void)i;
+    (void)c;
+    g_dcols++;
+    return EVOLU_OK;
+}
+
+static evolu_err __attribute__((noinline)) decrypt_all(const evolu_port *port,
+                                                       const uint8_t key[32],
+                                                       const evolu_timestamp *t) {
+    evolu_writer tw = evolu_writer_make(g_dtext, sizeof g_dtext);
+    evolu_dbchange_sink out = {NULL, NULL, count_col};
+    return evolu_dbchange_decrypt_stream(port, evolu_port_aead_stream_sodium(), key, t, &g_dsrc, 0,
+                                         g_dsrc.len, g_dwin, sizeof g_dwin, &tw, &out);
+}
+
+static void measure_decrypt(const evolu_port *port, const uint8_t key[32],
+                            const evolu_timestamp *t, const uint8_t *enc, size_t len,
+                            size_t want_cols) {
+    evolu_source_memory(&g_dsrc, enc, len);
+    g_dcols = 0;
+    MEASURE_BEGIN();
+    evolu_err e = decrypt_all(port, key, t);
+    MEASURE_END("decryption of a 200 KB change (2 KB window + 2 KB text)",
+                sizeof g_dwin + sizeof g_dtext + sizeof g_dsrc);
+    CHECK(e == EVOLU_OK && g_dcols == want_cols);
+}
+
 static void big_change(void) {
     const evolu_port *port = vec_port();
     static evolu_column cols[N_COLS + 4];
@@ -545,6 +723,7 @@ static void big_change(void) {
            (unsigned long)enc_len, (unsigned long)g2.n_cols, (unsigned long)c.reads, (unsigned long)c.bytes,
            (unsigned long)c.max_read);
     CHECK(c.max_read <= 2048);
+    measure_decrypt(port, key, &t, enc, enc_len, N_COLS + 4);
     /* Other windows: the same. */
     static const size_t windows[] = {1100, 1500, 4096, 65536, 300000};
     for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++) {
