@@ -364,6 +364,36 @@ static void sync_round(evolu_fw *fw) {
     (void)wait_answers(fw);
 }
 
+/* Merges a reading into the stream store. The host may vanish in the middle
+ * (the proxy restarted, the cable pulled): then wait for the link, reopen the
+ * store (which settles a commit the trusted state did not see yet) and merge
+ * the same bytes again - a reading already committed is found and kept once.
+ * A few attempts; a host that keeps failing loses this reading (reported as
+ * `error store`). A store left closed is reopened by the next attempt. */
+static evolu_err store_reading(evolu_fw *fw, const evolu_store_batch *batch,
+                               uint64_t *inserted) {
+    evolu_err e = EVOLU_OK;
+    for (unsigned attempt = 0; attempt < 4; attempt++) {
+        if (attempt) {
+            fw_line(fw, "retry store ");
+            fw_add(fw, evolu_errname(e));
+            fw_emit(fw);
+            uint32_t start = ticks(fw);
+            while (!fw->link.connected && !fw->closed && ticks(fw) - start < 20000u)
+                fw_pump(fw, 100);
+            if (fw->closed) break;
+            e = evolu_stream_store_open(&fw->store);
+            if (e) {
+                run_for(fw, 500);
+                continue;
+            }
+        }
+        e = evolu_stream_store_merge(&fw->store, batch, inserted);
+        if (!e || fw->closed) break;
+    }
+    return e;
+}
+
 /* One reading: stamp, encrypt, index on the host, apply, push. */
 static void write_reading(evolu_fw *fw, uint32_t tick) {
     if (fw_table_free(&fw->table) == 0) {
@@ -415,12 +445,9 @@ static void write_reading(evolu_fw *fw, uint32_t tick) {
     evolu_store_batch batch;
     evolu_store_batch_from_array(&batch, &arr, &ts, changes, lens, 1);
     uint64_t inserted = 0;
-    e = evolu_stream_store_merge(&fw->store, &batch, &inserted);
+    e = store_reading(fw, &batch, &inserted);
     if (e) {
         fw_error(fw, "store", e);
-        /* After a failure past the host's commit the store must be reopened. */
-        evolu_err oe = evolu_stream_store_open(&fw->store);
-        if (oe) fw_error(fw, "store-reopen", oe);
         return;
     }
     evolu_dbchange_view v;
