@@ -8,7 +8,9 @@
  *
  * The ARGs, joined with spaces, are the firmware's command line (what
  * -append gives it under QEMU): "mnemonic=<24 words> ticks=N period_ms=M".
- * The connection is retried for 10 s (the peer may still be starting).
+ * The connection is retried for 10 s (the peer may still be starting). With
+ * --reconnect a host that goes away is dialled again, like a USB cable
+ * plugged back in (the link then sees a new session).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -18,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +32,43 @@
 #include "evolu/port_sodium.h"
 
 typedef struct host_board {
-    int fd;
+    int fd;                 /* -1: unplugged */
     const char *state;
     char args[4096];
+    bool reconnect;         /* --reconnect: a lost host is dialled again */
+    struct sockaddr_in addr;
 } host_board;
 
-static host_board g_board = {-1, NULL, {0}};
+static host_board g_board;
+
+/* --reconnect: like a cable plugged back in. One attempt per call. */
+static void plug(host_board *b) {
+    if (b->fd >= 0 || !b->reconnect) return;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return;
+    if (connect(fd, (struct sockaddr *)&b->addr, sizeof b->addr) != 0) {
+        close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    b->fd = fd;
+}
+
+static void unplug(host_board *b) {
+    if (b->fd >= 0) close(b->fd);
+    b->fd = -1;
+}
 
 static size_t h_read(void *ctx, uint8_t *buf, size_t cap) {
     host_board *b = ctx;
+    plug(b);
+    if (b->fd < 0) return 0;
     ssize_t n = recv(b->fd, buf, cap, MSG_DONTWAIT);
-    if (n == 0) {
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         /* The host closed: like an unplugged cable, nothing arrives any more.
-         * stream_write reports it. */
+         * Without --reconnect stream_write reports it. */
+        if (b->reconnect) unplug(b);
         return 0;
     }
     return n > 0 ? (size_t)n : 0;
@@ -49,9 +76,15 @@ static size_t h_read(void *ctx, uint8_t *buf, size_t cap) {
 
 static evolu_err h_write(void *ctx, const uint8_t *p, size_t n) {
     host_board *b = ctx;
+    plug(b);
+    if (b->fd < 0) return EVOLU_OK; /* unplugged: the bytes are lost, as on a line */
     while (n) {
         ssize_t k = send(b->fd, p, n, MSG_NOSIGNAL);
         if (k < 0 && errno == EINTR) continue;
+        if (k <= 0 && b->reconnect) {
+            unplug(b);
+            return EVOLU_OK;
+        }
         if (k <= 0) return EVOLU_E_CLOSED;
         p += k;
         n -= (size_t)k;
@@ -61,6 +94,11 @@ static evolu_err h_write(void *ctx, const uint8_t *p, size_t n) {
 
 static void h_wait(void *ctx, uint32_t ms) {
     host_board *b = ctx;
+    if (b->fd < 0) {
+        struct timespec ts = {0, (long)(ms < 100 ? ms : 100) * 1000000L};
+        nanosleep(&ts, NULL);
+        return;
+    }
     struct pollfd pfd = {b->fd, POLLIN, 0};
     (void)poll(&pfd, 1, (int)(ms > 100000 ? 100000 : ms));
 }
@@ -160,6 +198,7 @@ static int connect_to(const char *hostport) {
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)atoi(colon + 1));
     if (inet_pton(AF_INET, host, &a.sin_addr) != 1) return -1;
+    g_board.addr = a;
     for (int tries = 0; tries < 100; tries++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0) return -1;
@@ -181,10 +220,11 @@ int main(int argc, char **argv) {
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--connect") && i + 1 < argc) conn = argv[++i];
         else if (!strcmp(argv[i], "--state") && i + 1 < argc) g_board.state = argv[++i];
+        else if (!strcmp(argv[i], "--reconnect")) g_board.reconnect = true;
         else break;
     }
     if (!conn || !g_board.state) {
-        fprintf(stderr, "usage: evolu-fw-host --connect HOST:PORT --state FILE "
+        fprintf(stderr, "usage: evolu-fw-host --connect HOST:PORT --state FILE [--reconnect] "
                         "[mnemonic=<words>] [ticks=N] [period_ms=M] [idle=K]\n");
         return 2;
     }
@@ -200,6 +240,7 @@ int main(int argc, char **argv) {
         len += k;
         g_board.args[len] = 0;
     }
+    g_board.fd = -1;
     g_board.fd = connect_to(conn);
     if (g_board.fd < 0) {
         fprintf(stderr, "evolu-fw-host: cannot connect to %s\n", conn);

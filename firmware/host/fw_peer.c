@@ -65,6 +65,10 @@ typedef struct peer {
     evolu_range_entry *ranges;
     uint8_t *reply;
     uint8_t *arena;
+    /* --drop-at-commit N: the Nth index commit is done, then the connection
+     * is dropped without a reply (the host lost power after its commit) */
+    long drop_at, commits;
+    bool drop_now;
     /* injection */
     const char *mnemonic;
     long inject_after;
@@ -131,7 +135,15 @@ static void on_store(peer *pr, const uint8_t *p, size_t n) {
         }
         case EVOLU_LINK_ST_INDEX_BEGIN: e = h->write_begin(h->ctx); break;
         case EVOLU_LINK_ST_INDEX_APPEND: e = h->write_append(h->ctx, m.data, m.data_len); break;
-        case EVOLU_LINK_ST_INDEX_COMMIT: e = h->write_commit(h->ctx); break;
+        case EVOLU_LINK_ST_INDEX_COMMIT:
+            e = h->write_commit(h->ctx);
+            if (++pr->commits == pr->drop_at) {
+                pr->drop_now = true;
+                printf("peer: dropped the device after commit %ld\n", pr->commits);
+                fflush(stdout);
+                return; /* no reply */
+            }
+            break;
         case EVOLU_LINK_ST_INDEX_ABORT: h->write_abort(h->ctx); break;
         case EVOLU_LINK_ST_BLOB_PUT:
             if (m.key_len != 16 || m.offset != (m.offset == 0 ? 0 : pr->blob_len) ||
@@ -303,9 +315,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--mnemonic") && i + 1 < argc) pr.mnemonic = argv[++i];
         else if (!strcmp(argv[i], "--inject-after") && i + 1 < argc)
             pr.inject_after = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--drop-at-commit") && i + 1 < argc)
+            pr.drop_at = atol(argv[++i]);
         else {
             fprintf(stderr, "usage: evolu-fw-peer --listen PORT --store DIR [--timeout S] "
-                            "[--mnemonic WORDS --inject-after N]\n");
+                            "[--mnemonic WORDS --inject-after N] [--drop-at-commit N]\n");
             return 2;
         }
     }
@@ -348,17 +362,35 @@ int main(int argc, char **argv) {
         fprintf(stderr, "peer: no device connected\n");
         return 1;
     }
+    uint8_t in[4096], out[EVOLU_LINK_WIRE_MAX];
+    bool open = true;
+    pr.fd = -1;
+reconnect:
+    if (pr.fd >= 0) {
+        close(pr.fd);
+        while (pr.head) {
+            outq *q = pr.head;
+            pr.head = q->next;
+            free(q);
+        }
+        pr.tail = NULL;
+        if (poll(&lp, 1, 30000) != 1) {
+            fprintf(stderr, "peer: the device did not come back\n");
+            return 1;
+        }
+    }
     pr.fd = accept(ls, NULL, NULL);
-    close(ls);
     setsockopt(pr.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     evolu_link_config lc = {50, 1000, 8, 0};
     uint32_t session = 0;
     while (!session) pr.port->random(pr.port->ctx, (uint8_t *)&session, sizeof session);
     evolu_link_init(&pr.link, &lc, session, pr.slots, 8, pr.rxbuf, sizeof pr.rxbuf);
     evolu_link_msg_rx_init(&pr.mrx, MSG_MAX);
-    uint8_t in[4096], out[EVOLU_LINK_WIRE_MAX];
-    bool open = true;
     while (open && now_ms() - start < (uint32_t)(timeout * 1000)) {
+        if (pr.drop_now) {
+            pr.drop_now = false;
+            goto reconnect;
+        }
         while (pr.head && evolu_link_send_room(&pr.link)) {
             outq *q = pr.head;
             if (evolu_link_send(&pr.link, q->chan, q->p, q->len)) break;
@@ -403,6 +435,7 @@ int main(int argc, char **argv) {
            pr.injected ? pr.injected_id : "-");
     fflush(stdout);
     close(pr.fd);
+    close(ls);
     evolu_mem_index_destroy(pr.idx);
     evolu_stream_file_host_close(fh);
     free(pr.blob);

@@ -5,7 +5,9 @@
 # provisions the owner from the mnemonic, N readings are written, indexed on
 # the host and synced; a change of the same owner made on the relay side
 # reaches the device's table; a reboot reloads the trusted state, rebuilds
-# the table from the host store and syncs everything to a fresh relay. Fast; no QEMU. See docs/firmware.md.
+# the table from the host store and syncs everything to a fresh relay; a
+# replayed or altered index is refused; a host that dies between its commit
+# and its reply loses no reading. Fast; no QEMU. See docs/firmware.md.
 # usage: sh test_firmware_host.sh BUILD_DIR [PATH_TO_evolu]
 set -u
 B=${1:?usage: test_firmware_host.sh BUILD_DIR [EVOLU]}
@@ -77,6 +79,23 @@ check "flipped bit refused" grep -q '^evolu-fw: error rebuild EVOLU_E_STREAM_TAM
 cp "$T/index.new" "$T/store/index"
 fw_boot boot6 0
 check "the real index is accepted again" grep -q "^evolu-fw: loaded entries=$((N + 4)) " "$T/boot6.out"
+
+# 4. the host loses power right after committing a reading's index, before
+#    its reply: the device reconnects, reopens the store (the commit it did
+#    not see is promoted) and merges the same reading again - nothing lost,
+#    nothing doubled
+start_peer boot7 "$T/store" --drop-at-commit 1
+timeout 90 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw.state" --reconnect \
+    ticks=2 period_ms=100 >"$T/boot7.out" 2>&1 &
+FW_PID=$!
+wait_pid "$FW_PID" 80; FW_PID=
+stop_peer
+check "the peer dropped the device after a commit" grep -q '^peer: dropped the device' "$T/boot7.peer.out"
+check "the device retried the store write" grep -q '^evolu-fw: retry store' "$T/boot7.out"
+check "both readings written, none lost" [ "$(grep -c '^evolu-fw: wrote reading' "$T/boot7.out")" = 2 ]
+check "no store error" sh -c "! grep -q '^evolu-fw: error store' '$T/boot7.out'"
+fw_boot boot8 0
+check "the index holds exactly 2 more ($((N + 6)))" grep -q "^evolu-fw: loaded entries=$((N + 6)) " "$T/boot8.out"
 
 echo "firmware (host build): $checks checked, $fails failed; readings N=$N, rows $(printf '%s\n' "$rows" | grep -c '"id"')"
 [ "$fails" = 0 ]
