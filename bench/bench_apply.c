@@ -10,6 +10,10 @@
  * usage: bench_apply [N [BATCH]]   (default 200000 changes, batches of 1000)
  *        EVOLU_BENCH_CACHE_KB=K sets SQLite's page cache to K KiB
  *        EVOLU_BENCH_PRAGMAS="pragma ...; ..." runs these on the handle first
+ *        EVOLU_BENCH_SHUFFLE=1 delivers the changes in random order instead of
+ *          oldest first: most stamps are then older than the newest stored
+ *          one, so LWW cannot win by "newer than everything" and many cells lose
+ *          (the last-writer-wins check must look at each cell's own history)
  * Prints wall-clock and CPU time: on a shared machine the CPU figure is the
  * fair "changes per second on one core".
  * Built only with -DEVOLU_BENCH=ON; use a Release build for real numbers. */
@@ -96,6 +100,15 @@ int main(int argc, char **argv) {
         m[i].change_len = w.len;
     }
 
+    const char *shuffle = getenv("EVOLU_BENCH_SHUFFLE");
+    if (shuffle && *shuffle && *shuffle != '0')
+        for (size_t i = n - 1; i > 0; i--) {
+            size_t j = (size_t)(rnd() % (i + 1));
+            evolu_client_message tmp = m[i];
+            m[i] = m[j];
+            m[j] = tmp;
+        }
+
     /* decryption alone */
     double t0 = now_s();
     uint8_t plain[128];
@@ -146,9 +159,10 @@ int main(int argc, char **argv) {
     snprintf(p, sizeof p, "%s-shm", path);
     unlink(p);
 
-    printf("apply: %zu changes in batches of %zu: %.3f s wall, %.0f changes/s; %.3f s CPU,"
+    printf("apply%s: %zu changes in batches of %zu: %.3f s wall, %.0f changes/s; %.3f s CPU,"
            " %.0f changes/s per core (target 200000)\n",
-           n, batch, apply_s, (double)n / apply_s, apply_cpu, (double)n / apply_cpu);
+           shuffle && *shuffle && *shuffle != '0' ? " (random order)" : "", n, batch, apply_s,
+           (double)n / apply_s, apply_cpu, (double)n / apply_cpu);
     printf("  of which decryption alone would take %.3f s (%.0f changes/s, %.0f%% of apply)\n",
            dec_s, (double)n / dec_s, 100.0 * dec_s / apply_s);
     free(m);
