@@ -101,6 +101,14 @@ evolu_err evolu_rbsr_sync_request(evolu_rbsr *r, evolu_msg_builder *b,
 evolu_err evolu_rbsr_reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_builder *b,
                                bool *changed);
 
+/* evolu_rbsr_reconcile over a message read from a source (evolu_msg_sreader,
+ * evolu/protocol.h): the same reply, byte for byte, with the peer's ranges
+ * and Timestamps lists read through the reader's window (the list being
+ * answered uses its slices 0-2), so the ranges section of a large message
+ * never has to be in RAM. */
+evolu_err evolu_rbsr_reconcile_source(evolu_rbsr *r, evolu_msg_sreader *in,
+                                      evolu_msg_builder *b, bool *changed);
+
 /* A batch (evolu/store.h) over the messages of an opened reader; `copy` holds
  * the iteration state and must outlive the batch. */
 void evolu_rbsr_batch_from_reader(evolu_store_batch *batch, evolu_msg_reader *copy,

@@ -201,13 +201,86 @@ static size_t sort_unique(uint8_t (*v)[EVOLU_TIMESTAMP_BYTES], size_t n) {
     return k;
 }
 
+/* --- the peer's ranges, from the in-memory reader or from a source ------------------------ */
+
+/* A range of the message being answered, whichever reader it came from. */
+typedef struct peer_range {
+    uint8_t type;
+    bool infinite;
+    evolu_timestamp upper;
+    uint8_t fingerprint[EVOLU_FINGERPRINT_BYTES];
+    uint64_t n_timestamps;
+    const evolu_range *mem;     /* in-memory reader */
+    evolu_msg_sreader *src;     /* source reader */
+    evolu_srange srange;
+} peer_range;
+
+/* A cursor over a Timestamps range's list. The source-backed list has one
+ * cache per cursor, so it is never copied: a position is saved and restored
+ * with peer_mark / peer_reset (which keep the caches as they are). */
+typedef struct peer_list {
+    evolu_tslist_reader mem;
+    evolu_stslist *s;
+} peer_list;
+
+typedef struct peer_mark {
+    evolu_tslist_reader mem;
+    uint64_t m, c, n, index, prev_millis, counter_left, node_left;
+    uint16_t counter;
+    uint8_t node_id[EVOLU_NODE_ID_BYTES];
+} peer_mark;
+
+static evolu_err peer_open(const peer_range *rg, peer_list *pl) {
+    pl->s = NULL;
+    if (rg->src) return evolu_msg_sreader_range_timestamps(rg->src, &rg->srange, &pl->s);
+    return evolu_range_timestamps(rg->mem, &pl->mem);
+}
+
+static evolu_err peer_next(peer_list *pl, evolu_timestamp *out) {
+    return pl->s ? evolu_stslist_next(pl->s, out) : evolu_tslist_next(&pl->mem, out);
+}
+
+static void peer_mark_get(const peer_list *pl, peer_mark *m) {
+    if (!pl->s) {
+        m->mem = pl->mem;
+        return;
+    }
+    const evolu_stslist *l = pl->s;
+    m->m = l->millis.pos;
+    m->c = l->counters.pos;
+    m->n = l->nodes.pos;
+    m->index = l->index;
+    m->prev_millis = l->prev_millis;
+    m->counter_left = l->counter_left;
+    m->node_left = l->node_left;
+    m->counter = l->counter;
+    memcpy(m->node_id, l->node_id, sizeof m->node_id);
+}
+
+static void peer_reset(peer_list *pl, const peer_mark *m) {
+    if (!pl->s) {
+        pl->mem = m->mem;
+        return;
+    }
+    evolu_stslist *l = pl->s;
+    l->millis.pos = m->m;
+    l->counters.pos = m->c;
+    l->nodes.pos = m->n;
+    l->index = m->index;
+    l->prev_millis = m->prev_millis;
+    l->counter_left = m->counter_left;
+    l->node_left = m->node_left;
+    l->counter = m->counter;
+    memcpy(l->node_id, m->node_id, sizeof l->node_id);
+}
+
 typedef struct ts_walk {
     evolu_rbsr *r;
     evolu_msg_builder *b;
     /* the peer's list: sorted in scratch, or streamed */
     bool sorted;
     size_t set_n, set_pos;
-    evolu_tslist_reader peer;
+    peer_list peer;
     uint64_t matched;
     /* our list */
     evolu_tslist_size ours;
@@ -237,16 +310,27 @@ static bool peer_has(ts_walk *w, const uint8_t key[EVOLU_TIMESTAMP_BYTES],
     /* The peer's list is sorted by millis only: skip the smaller millis, then
      * scan the run of equal millis. */
     evolu_timestamp x;
+    peer_mark m;
     for (;;) {
-        evolu_tslist_reader tmp = w->peer;
-        if (evolu_tslist_next(&tmp, &x) != EVOLU_OK) return false;
-        if (x.millis >= t->millis) break;
-        w->peer = tmp;
+        peer_mark_get(&w->peer, &m);
+        if (peer_next(&w->peer, &x) != EVOLU_OK) {
+            peer_reset(&w->peer, &m);
+            return false;
+        }
+        if (x.millis >= t->millis) {
+            peer_reset(&w->peer, &m);
+            break;
+        }
     }
-    evolu_tslist_reader run = w->peer;
-    while (evolu_tslist_next(&run, &x) == EVOLU_OK && x.millis == t->millis)
-        if (ts_equal(&x, t)) return true;
-    return false;
+    peer_mark_get(&w->peer, &m);
+    bool found = false;
+    while (peer_next(&w->peer, &x) == EVOLU_OK && x.millis == t->millis)
+        if (ts_equal(&x, t)) {
+            found = true;
+            break;
+        }
+    peer_reset(&w->peer, &m);
+    return found;
 }
 
 static evolu_err arena_alloc(void *ctx, size_t n, uint8_t **out) {
@@ -297,15 +381,15 @@ static bool ts_visit(void *ctx, const uint8_t key[EVOLU_TIMESTAMP_BYTES], uint64
 
 /* Does the peer list a timestamp we do not have in [lower, upper)? (Streaming
  * mode: look each one up in the store.) */
-static evolu_err peer_needs_stream(evolu_rbsr *r, const evolu_range *rg, uint64_t size,
+static evolu_err peer_needs_stream(evolu_rbsr *r, const peer_range *rg, uint64_t size,
                                    uint64_t lower, uint64_t upper, bool *needs) {
     const evolu_store *st = r->store;
-    evolu_tslist_reader lr;
-    evolu_err e = evolu_range_timestamps(rg, &lr);
+    peer_list lr;
+    evolu_err e = peer_open(rg, &lr);
     if (e) return e;
     evolu_timestamp g;
     *needs = false;
-    while ((e = evolu_tslist_next(&lr, &g)) == EVOLU_OK) {
+    while ((e = peer_next(&lr, &g)) == EVOLU_OK) {
         uint8_t key[EVOLU_TIMESTAMP_BYTES], at[EVOLU_TIMESTAMP_BYTES];
         evolu_timestamp_to_bytes(&g, key);
         uint64_t idx;
@@ -361,7 +445,7 @@ static evolu_err remaining_fingerprint(sync_state *s, uint64_t begin, uint64_t s
 }
 
 /* One Timestamps range. *stop = the reply is complete (size limit). */
-static evolu_err timestamps_range(sync_state *s, const evolu_range *rg, uint64_t size,
+static evolu_err timestamps_range(sync_state *s, const peer_range *rg, uint64_t size,
                                   uint64_t lower, uint64_t *upper, bool *stop) {
     evolu_rbsr *r = s->r;
     const evolu_store *st = r->store;
@@ -370,12 +454,12 @@ static evolu_err timestamps_range(sync_state *s, const evolu_range *rg, uint64_t
     w.r = r;
     w.b = s->b;
     evolu_tslist_size_init(&w.ours);
-    evolu_err e = evolu_range_timestamps(rg, &w.peer);
+    evolu_err e = peer_open(rg, &w.peer);
     if (e) return e;
     if (rg->n_timestamps <= r->scratch_cap) {
         evolu_timestamp g;
         size_t n = 0;
-        while ((e = evolu_tslist_next(&w.peer, &g)) == EVOLU_OK)
+        while ((e = peer_next(&w.peer, &g)) == EVOLU_OK)
             evolu_timestamp_to_bytes(&g, r->scratch[n++]);
         if (e != EVOLU_E_DONE) return e;
         w.sorted = true;
@@ -408,8 +492,34 @@ static evolu_err timestamps_range(sync_state *s, const evolu_range *rg, uint64_t
                                                     lower, w.n_ours));
 }
 
-evolu_err evolu_rbsr_reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_builder *b,
-                               bool *changed) {
+/* The next range of whichever reader is given. */
+static evolu_err next_range(evolu_msg_reader *mem, evolu_msg_sreader *src, evolu_range *mr,
+                            peer_range *rg) {
+    evolu_err e;
+    memset(rg, 0, sizeof *rg);
+    if (src) {
+        if ((e = evolu_msg_sreader_next_range(src, &rg->srange)) != EVOLU_OK) return e;
+        rg->src = src;
+        rg->type = rg->srange.type;
+        rg->infinite = rg->srange.infinite;
+        rg->upper = rg->srange.upper;
+        memcpy(rg->fingerprint, rg->srange.fingerprint, EVOLU_FINGERPRINT_BYTES);
+        rg->n_timestamps = rg->srange.n_timestamps;
+        return EVOLU_OK;
+    }
+    if ((e = evolu_msg_reader_next_range(mem, mr)) != EVOLU_OK) return e;
+    rg->mem = mr;
+    rg->type = mr->type;
+    rg->infinite = mr->infinite;
+    rg->upper = mr->upper;
+    if (mr->type == EVOLU_RANGE_FINGERPRINT)
+        memcpy(rg->fingerprint, mr->fingerprint, EVOLU_FINGERPRINT_BYTES);
+    rg->n_timestamps = mr->n_timestamps;
+    return EVOLU_OK;
+}
+
+static evolu_err reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_sreader *sin,
+                           evolu_msg_builder *b, bool *changed) {
     *changed = false;
     r->cause = EVOLU_OK;
     const evolu_store *st = r->store;
@@ -423,9 +533,13 @@ evolu_err evolu_rbsr_reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_bu
     s.r = r;
     s.b = b;
     uint64_t prev_index = 0;
-    evolu_msg_reader_rewind(in);
-    evolu_range rg;
-    while ((e = evolu_msg_reader_next_range(in, &rg)) == EVOLU_OK) {
+    if (sin)
+        evolu_msg_sreader_rewind(sin);
+    else
+        evolu_msg_reader_rewind(in);
+    evolu_range mr;
+    peer_range rg;
+    while ((e = next_range(in, sin, &mr, &rg)) == EVOLU_OK) {
         uint8_t bound[EVOLU_TIMESTAMP_BYTES];
         if (!rg.infinite) evolu_timestamp_to_bytes(&rg.upper, bound);
         uint64_t lower = prev_index, upper;
@@ -476,6 +590,16 @@ evolu_err evolu_rbsr_reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_bu
     if (e != EVOLU_E_DONE) return e;
     *changed = evolu_msg_builder_size(b) > initial;
     return EVOLU_OK;
+}
+
+evolu_err evolu_rbsr_reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_builder *b,
+                               bool *changed) {
+    return reconcile(r, in, NULL, b, changed);
+}
+
+evolu_err evolu_rbsr_reconcile_source(evolu_rbsr *r, evolu_msg_sreader *in,
+                                      evolu_msg_builder *b, bool *changed) {
+    return reconcile(r, NULL, in, b, changed);
 }
 
 /* --- a batch over a reader's messages ---------------------------------------------------------- */
