@@ -10,18 +10,12 @@ check() { # WHAT CONDITION-COMMAND...
 }
 M="abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon art"
 
-# fw_host_tools: sets FW_HOST and FW_PEER (built by the top-level build when it
-# includes firmware/, else configured here on their own).
+# fw_host_tools: sets FW_HOST and FW_PEER (built by the top-level build).
 fw_host_tools() {
-    if [ -x "$B/firmware/evolu-fw-host" ] && [ -x "$B/firmware/evolu-fw-peer" ]; then
-        FW_HOST=$B/firmware/evolu-fw-host; FW_PEER=$B/firmware/evolu-fw-peer; return 0
-    fi
-    # Both firmware tests may run at once (ctest -j): one build at a time.
-    mkdir -p "$B"
-    flock "$B/fw-host.lock" sh -c 'cmake -S "$1/firmware" -B "$2/fw-host" -DCMAKE_BUILD_TYPE=Debug &&
-        cmake --build "$2/fw-host" -j2' sh "$ROOT" "$B" >"$T/fwh.log" 2>&1 ||
-        { cat "$T/fwh.log" >&2; echo "FAIL: host build of firmware/" >&2; exit 1; }
-    FW_HOST=$B/fw-host/evolu-fw-host; FW_PEER=$B/fw-host/evolu-fw-peer
+    FW_HOST=$B/firmware/evolu-fw-host; FW_PEER=$B/firmware/evolu-fw-peer
+    [ -x "$FW_HOST" ] && [ -x "$FW_PEER" ] && return 0
+    echo "FAIL: $FW_HOST or $FW_PEER is not built (the top-level build makes them)" >&2
+    exit 1
 }
 
 # start_peer NAME STORE [ARGS...]: sets PEER_PID and PEER_PORT
