@@ -38,7 +38,7 @@ n=0; while ! grep -q '^device on ' "$T/run.out" && [ $n -lt 100 ]; do sleep 0.1;
 check "first line: device on tcp:127.0.0.1:PORT" grep -qx 'device on tcp:127\.0\.0\.1:[1-9][0-9]*' "$T/run.out"
 PORT=$(sed -n 's/^device on tcp:127.0.0.1://p' "$T/run.out")
 check "exactly one stdout line" [ "$(wc -l <"$T/run.out")" = 1 ]
-check "store and queue created" [ -d "$T/store/blobs" ] && [ -d "$T/store/queue" ]
+check "store and queue created" test -d "$T/store/blobs" -a -d "$T/store/queue"
 check "port in use: 1" [ "$(rc "$E" proxy --device "tcp-listen:127.0.0.1:$PORT" --relay ws://127.0.0.1:9 --store "$T/s2")" = 1 ]
 # garbage from a "device" is survived
 if command -v python3 >/dev/null 2>&1; then
