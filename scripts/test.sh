@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs every test of evolu-c, from nothing, on Debian 12:
-#   1. installs what is missing (scripts/deps.sh),
+#   1. installs what is missing (scripts/deps.sh, scripts/device-deps.sh),
 #   2. builds with gcc (-O2 -Werror) and runs the suite there, printing the
 #      per-file vector counts,
 #   3. cross-builds the core for a Cortex-M33 and runs the core's test programs
@@ -20,6 +20,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 fuzz_secs=${EVOLU_FUZZ_SECONDS:-10}
 
 scripts/deps.sh test
+# The system tests run the firmware under QEMU (tests/scripts/test_firmware*.sh,
+# test_e2e_device*.sh): the cross toolchain, QEMU and the device's libsodium
+# sources must be there before the first ctest run, not only for step 3.
+scripts/device-deps.sh build/device-src
 
 echo "== gcc build (-O2, warnings are errors)"
 cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
