@@ -41,6 +41,7 @@ import { join, resolve as resolvePath } from "node:path";
 // The schema every interop test uses; SELECT_SQL is what the C side runs.
 export const TABLES = {
   todo: ["title", "isCompleted"],
+  reading: ["value", "note"],
   item: ["t", "n", "b", "v"],
 };
 export const selectSql = (table) =>
@@ -172,6 +173,7 @@ const createWebSocket = (url, options) =>
 const anyValue = common.nullOr(common.SqliteValue);
 const Schema = {
   todo: { id: common.id("Todo"), title: anyValue, isCompleted: anyValue },
+  reading: { id: common.id("Reading"), value: anyValue, note: anyValue },
   item: { id: common.id("Item"), t: anyValue, n: anyValue, b: anyValue, v: anyValue },
 };
 

@@ -20,9 +20,9 @@
 # published TypeScript relay (tests/interop/ts-relay.mjs);
 # test_e2e_device_ts_relay.sh runs that variant. Needs QEMU and the cross
 # toolchain (scripts/device-deps.sh) and Node with the Evolu packages
-# (scripts/interop-setup.sh, cached); missing tools are a failure. The app's
-# schema is tests/interop/ts-app.mjs's plus `reading(value, note)` (a patched
-# copy in the scratch folder). Every process is bounded in time and stopped by
+# (scripts/interop-setup.sh, cached); missing tools are a failure. The app is
+# tests/interop/ts-app.mjs, whose schema has the device's `reading(value,
+# note)` table. Every process is bounded in time and stopped by
 # its own PID; everything listens on 127.0.0.1.
 # usage: sh test_e2e_device.sh BUILD_DIR PATH_TO_evolu [c|ts]
 set -u
@@ -66,15 +66,8 @@ sh "$ROOT/scripts/interop-setup.sh" >"$T/setup.log" 2>&1 ||
     { tail -30 "$T/setup.log" >&2; die "scripts/interop-setup.sh failed"; }
 . "${EVOLU_INTEROP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/evolu-c-interop}/env.sh"
 [ -x "$NODE" ] || die "no Node at $NODE"
-mkdir "$T/ts"
-cp "$ROOT"/tests/interop/ts-app*.mjs "$T/ts/"
-sed -i -e 's/^  todo: \["title", "isCompleted"\],$/&\n  reading: ["value", "note"],/' \
-    -e 's/^  todo: { id: common.id("Todo"), title: anyValue, isCompleted: anyValue },$/&\n  reading: { id: common.id("Reading"), value: anyValue, note: anyValue },/' \
-    "$T/ts/ts-app.mjs"
-[ "$(grep -c '^  reading: ' "$T/ts/ts-app.mjs")" = 2 ] ||
-    die "cannot add the reading table to a copy of tests/interop/ts-app.mjs (its schema changed?)"
 ts() { # ARGS...: the 8.11.0 app of the device's owner, bounded
-    timeout -k 5 120 "$NODE" "$T/ts/ts-app.mjs" --version v11 --db "$T/app" --mnemonic "$M" \
+    timeout -k 5 120 "$NODE" "$ROOT/tests/interop/ts-app.mjs" --version v11 --db "$T/app" --mnemonic "$M" \
         --relay "$URL" --timeout 100 "$@"
 }
 # the app's rows as the device reports them: id, value, note of live rows
