@@ -243,7 +243,8 @@ evolu_err cdb_apply_column(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
     bool wins = false;
     int slot = column_slot(t, column, strlen(column));
     if (slot < 0) return EVOLU_E_STATE;
-    evolu_err e = lww_wins(db, owner_id, t, id, column, ts, &wins);
+    evolu_err e = cdb_history_flush(db); /* the query below must see them */
+    if (e == EVOLU_OK) e = lww_wins(db, owner_id, t, id, column, ts, &wins);
     if (e == EVOLU_OK && wins) {
         if (slot < CDB_SLOTS) {
             cdb_val vals[CDB_SLOTS];
@@ -386,6 +387,8 @@ static evolu_err put_cells(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
     sqlite3_stmt *st = NULL;
     evolu_err e = EVOLU_OK;
     if (n_ask) {
+        /* SQL must see the rows still waiting */
+        if ((e = cdb_history_flush(db)) != EVOLU_OK) return e;
         if ((e = chunk_stmt(db, false, n_ask, &st)) != EVOLU_OK) return e;
         int rc = bind_row(st, owner_id, t, id, ts);
         for (size_t i = 0; rc == SQLITE_OK && i < n_ask; i++)
@@ -404,6 +407,18 @@ static evolu_err put_cells(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
             *mask |= (uint64_t)1 << cells[i].slot;
             vals[cells[i].slot] = cells[i].v;
         }
+    bool defer = cdb_history_deferred(db);
+    for (size_t i = 0; defer && i < k; i++)
+        if (!cells[i].v.v) defer = false;
+    if (defer) {
+        for (size_t i = 0; e == EVOLU_OK && i < k; i++)
+            e = cdb_history_add(db, owner_id, t->name, id, cells[i].name, cells[i].v.v, ts);
+        if (e != EVOLU_OK) return e;
+        for (size_t i = 0; i < k; i++)
+            cdb_lww_written(db, owner_id, t, id, cells[i].slot, ts, !(loses >> i & 1));
+        return EVOLU_OK;
+    }
+    if ((e = cdb_history_flush(db)) != EVOLU_OK) return e;
     if ((e = chunk_stmt(db, true, k, &st)) != EVOLU_OK) return e;
     int rc = bind_row(st, owner_id, t, id, ts);
     for (size_t i = 0; rc == SQLITE_OK && i < k; i++) {

@@ -33,6 +33,9 @@ enum {
     CDB_ST_COUNT
 };
 
+/* evolu_history rows waiting for one multi-row insert (client_db_history.c). */
+typedef struct cdb_hist cdb_hist;
+
 /* An RBSR store over one owner's set (client_db_store.c). */
 typedef struct cdb_store cdb_store;
 
@@ -105,6 +108,7 @@ struct evolu_client_db {
     sqlite3_stmt *lww_st[CDB_CHUNK + 1], *hist_st[CDB_CHUNK + 1]; /* by cell count */
     cdb_batch_mem mem;
     cdb_lww lww;
+    cdb_hist *hist;
     sqlite3_stmt *ts_st[CDB_STAMP_CHUNK + 1], *msg_st[CDB_STAMP_CHUNK + 1]; /* by row count */
     /* tables changed in the batch being applied */
     char **changed;
@@ -193,6 +197,21 @@ void cdb_lww_written(evolu_client_db *db, const uint8_t owner[EVOLU_OWNER_ID_BYT
 /* Forgets everything (schema reloaded, tables freed). */
 void cdb_lww_clear(evolu_client_db *db);
 void cdb_lww_free(evolu_client_db *db);
+
+/* --- history rows of a batch (client_db_history.c) --- */
+/* True while history rows may wait (the LWW knowledge is active). */
+bool cdb_history_deferred(const evolu_client_db *db);
+/* Queues one history row (value copied); writes the queue when full. */
+evolu_err cdb_history_add(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                          const char *table, const uint8_t id[EVOLU_ID_BYTES],
+                          const char *column, const evolu_value *v,
+                          const uint8_t ts[EVOLU_TIMESTAMP_BYTES]);
+/* Writes the waiting rows: before any query of evolu_history and before
+ * commit. */
+evolu_err cdb_history_flush(evolu_client_db *db);
+/* Forgets the waiting rows (the batch failed). */
+void cdb_history_drop(evolu_client_db *db);
+void cdb_history_free(evolu_client_db *db);
 
 /* --- quarantine (client_db_quarantine.c) --- */
 evolu_err cdb_quarantine_insert(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],

@@ -319,6 +319,7 @@ void evolu_client_db_close(evolu_client_db *db) {
         sqlite3_finalize(db->hist_st[i]);
     }
     cdb_stamps_free(db);
+    cdb_history_free(db);
     cdb_index_close(db);
     free_tables(db);
     cdb_lww_free(db);
