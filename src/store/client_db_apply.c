@@ -85,13 +85,15 @@ static int column_slot(const cdb_table *t, const char *name, size_t len) {
     return -1;
 }
 
-static const char *slot_name(const cdb_table *t, int slot) {
+const char *cdb_slot_name(const cdb_table *t, int slot) {
     return slot < 3 ? k_sys[slot] : t->cols[slot - 3];
 }
+#define slot_name cdb_slot_name
 
 void cdb_upserts_clear(evolu_client_db *db) {
     for (size_t i = 0; i < db->n_ups; i++) sqlite3_finalize(db->ups[i].st);
     db->n_ups = 0;
+    cdb_rows_clear_stmts(db);
 }
 
 /* insert into "t" ("ownerId", "id", <slots>) values (?1, ?2, ?3 ...)
@@ -244,6 +246,7 @@ evolu_err cdb_apply_column(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWN
     int slot = column_slot(t, column, strlen(column));
     if (slot < 0) return EVOLU_E_STATE;
     evolu_err e = cdb_history_flush(db); /* the query below must see them */
+    if (e == EVOLU_OK) e = cdb_rows_flush(db); /* and rows are written in order */
     if (e == EVOLU_OK) e = lww_wins(db, owner_id, t, id, column, ts, &wins);
     if (e == EVOLU_OK && wins) {
         if (slot < CDB_SLOTS) {
@@ -510,6 +513,13 @@ evolu_err cdb_apply_cells(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNE
         e = cells_add(&x, (const uint8_t *)"isDeleted", 9, 2, &dv);
     }
     if (e == EVOLU_OK) e = cells_flush(&x);
-    if (e == EVOLU_OK && x.mask) e = upsert_row(db, owner_id, x.t, c->id, x.mask, x.vals);
+    if (e == EVOLU_OK && x.mask) {
+        bool defer = cdb_history_deferred(db);
+        for (int slot = 0; defer && slot < CDB_SLOTS; slot++)
+            if ((x.mask >> slot & 1) && !x.vals[slot].v) defer = false;
+        if (defer) return cdb_rows_add(db, owner_id, x.t, c->id, x.mask, x.vals);
+        e = cdb_rows_flush(db);
+        if (e == EVOLU_OK) e = upsert_row(db, owner_id, x.t, c->id, x.mask, x.vals);
+    }
     return e;
 }

@@ -35,6 +35,8 @@ enum {
 
 /* evolu_history rows waiting for one multi-row insert (client_db_history.c). */
 typedef struct cdb_hist cdb_hist;
+/* app-table upserts waiting for one multi-row statement (client_db_rows.c) */
+typedef struct cdb_rows cdb_rows;
 
 /* An RBSR store over one owner's set (client_db_store.c). */
 typedef struct cdb_store cdb_store;
@@ -109,6 +111,7 @@ struct evolu_client_db {
     cdb_batch_mem mem;
     cdb_lww lww;
     cdb_hist *hist;
+    cdb_rows *rows;
     sqlite3_stmt *ts_st[CDB_STAMP_CHUNK + 1], *msg_st[CDB_STAMP_CHUNK + 1]; /* by row count */
     /* tables changed in the batch being applied */
     char **changed;
@@ -212,6 +215,22 @@ evolu_err cdb_history_flush(evolu_client_db *db);
 /* Forgets the waiting rows (the batch failed). */
 void cdb_history_drop(evolu_client_db *db);
 void cdb_history_free(evolu_client_db *db);
+
+/* --- app-table rows of a batch (client_db_rows.c) --- */
+/* Queues the upsert of the slots of mask of one row (values copied; every
+ * vals[slot].v set); writes the queue when full or when the table or the
+ * column set changes. Records the table as changed. */
+evolu_err cdb_rows_add(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],
+                       const cdb_table *t, const uint8_t id[EVOLU_ID_BYTES], uint64_t mask,
+                       const cdb_val *vals);
+/* Writes the waiting rows (before commit). */
+evolu_err cdb_rows_flush(evolu_client_db *db);
+void cdb_rows_drop(evolu_client_db *db);
+/* Finalizes its statements (they name tables; the schema changed). */
+void cdb_rows_clear_stmts(evolu_client_db *db);
+void cdb_rows_free(evolu_client_db *db);
+/* The schema name of a slot (client_db_apply.c). */
+const char *cdb_slot_name(const cdb_table *t, int slot);
 
 /* --- quarantine (client_db_quarantine.c) --- */
 evolu_err cdb_quarantine_insert(evolu_client_db *db, const uint8_t owner_id[EVOLU_OWNER_ID_BYTES],

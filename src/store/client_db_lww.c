@@ -78,6 +78,7 @@ void cdb_lww_begin(evolu_client_db *db) {
 void cdb_lww_end(evolu_client_db *db, bool committed) {
     cdb_lww *l = &db->lww;
     cdb_history_drop(db); /* flushed before a commit; a failed batch's rows go */
+    cdb_rows_drop(db);
     if (!l->active) return;
     l->active = false;
     if (!committed) {

@@ -182,6 +182,7 @@ evolu_err evolu_client_db_mutate(evolu_client_db *db, const evolu_owner *owner,
         any_synced = true;
     }
     if (e == EVOLU_OK) e = cdb_history_flush(db);
+    if (e == EVOLU_OK) e = cdb_rows_flush(db);
     if (e == EVOLU_OK && any_synced) e = cdb_update_usage(db, owner->id, first, last);
     if (e == EVOLU_OK && any_synced) e = cdb_store_clock(db, &clock);
     if (keys) {

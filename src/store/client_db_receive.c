@@ -196,6 +196,7 @@ evolu_err evolu_client_db_apply(evolu_client_db *db, const evolu_owner *owner,
             if (evolu_timestamp_cmp(&messages[i].timestamp, &messages[hi].timestamp) > 0) hi = i;
         }
         if (e == EVOLU_OK) e = cdb_history_flush(db);
+        if (e == EVOLU_OK) e = cdb_rows_flush(db);
         if (e != EVOLU_OK && failure) failure->index = bad;
         if (e == EVOLU_OK) {
             uint8_t first[EVOLU_TIMESTAMP_BYTES], last[EVOLU_TIMESTAMP_BYTES];

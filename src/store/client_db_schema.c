@@ -320,6 +320,7 @@ void evolu_client_db_close(evolu_client_db *db) {
     }
     cdb_stamps_free(db);
     cdb_history_free(db);
+    cdb_rows_free(db);
     cdb_index_close(db);
     free_tables(db);
     cdb_lww_free(db);
