@@ -35,41 +35,50 @@
 #define FW_RX_MAX (32u * 1024u)    /* largest protocol message received */
 #endif
 #ifndef FW_ARENA
-#define FW_ARENA (16u * 1024u)     /* changes read back from the host per reply */
+#define FW_ARENA (4u * 1024u)      /* changes read back from the host per reply */
 #endif
 #ifndef FW_MSGS
-#define FW_MSGS 160u               /* message descriptors per reply */
+#define FW_MSGS 48u                /* message descriptors per reply */
 #endif
 #ifndef FW_RANGES
-#define FW_RANGES 64u              /* range descriptors per reply */
+#define FW_RANGES 24u              /* range descriptors per reply */
+#endif
+/* A reply the device builds stays within what its arena holds: the changes
+ * (at most the message's size) plus the engine's record per Timestamps range.
+ * What does not fit follows in the next round (evolu_client_config.total_max). */
+#ifndef FW_REPLY_MAX
+#define FW_REPLY_MAX (FW_ARENA - FW_RANGES * EVOLU_RBSR_ARENA_PER_RANGE)
 #endif
 #ifndef FW_SCRATCH
-#define FW_SCRATCH 64u             /* peer timestamps sorted per range */
+#define FW_SCRATCH 32u             /* peer timestamps sorted per range */
 #endif
 #ifndef FW_PLAIN_MAX
-#define FW_PLAIN_MAX 2048u         /* largest decrypted DbChange */
+#define FW_PLAIN_MAX 1024u         /* largest decrypted DbChange */
 #endif
 #ifndef FW_CHANGE_MAX
 #define FW_CHANGE_MAX 512u         /* an EncryptedDbChange the device writes */
 #endif
 #ifndef FW_ROWS
-#define FW_ROWS 128u               /* rows of the reading table */
+#define FW_ROWS 32u                /* rows of the reading table */
 #endif
 #ifndef FW_TEXT_MAX
-#define FW_TEXT_MAX 48u            /* bytes of a text/bytes cell */
+#define FW_TEXT_MAX 32u            /* bytes of a text/bytes cell (>= 8: a number) */
 #endif
 #ifndef FW_ARGS_MAX
 #define FW_ARGS_MAX 512u
 #endif
 
-/* One cell: its value and the timestamp that wrote it (LWW). */
+/* One cell: its value and the timestamp that wrote it (LWW). Byte-aligned
+ * (no padding): a number is kept as its 8 bytes in data. */
 typedef struct fw_cell {
     uint8_t ts[EVOLU_TIMESTAMP_BYTES]; /* all zero: never written */
     uint8_t kind;                      /* evolu_value_kind */
-    double number;
-    uint8_t len;
-    uint8_t data[FW_TEXT_MAX];
+    uint8_t len;                       /* text/bytes length */
+    uint8_t data[FW_TEXT_MAX];         /* text/bytes, or a number's 8 bytes */
 } fw_cell;
+_Static_assert(FW_TEXT_MAX >= sizeof(double) && FW_TEXT_MAX <= 255, "FW_TEXT_MAX: 8..255");
+_Static_assert(FW_ARENA > FW_RANGES * EVOLU_RBSR_ARENA_PER_RANGE + 1024u,
+               "FW_ARENA must hold the range records and a reply");
 
 enum { FW_COL_VALUE = 0, FW_COL_NOTE = 1, FW_COL_DELETED = 2, FW_NCOLS = 3 };
 
@@ -142,7 +151,7 @@ typedef struct evolu_fw {
     uint32_t readings_written, messages_applied, syncs;
 
     fw_table table;
-    char line[640];
+    char line[384];
     size_t line_len;
 } evolu_fw;
 

@@ -288,7 +288,8 @@ static void handle_incoming(evolu_fw *fw) {
     fw->rx_busy = true;
     if (fw->outstanding) fw->outstanding--;
     evolu_client_config cc = {fw->owner.id, &fw->table_store, fw->owner.write_key, 0,
-                              FW_RX_MAX,    false,            fw->scratch,         FW_SCRATCH};
+                              FW_RX_MAX,    false,            fw->scratch,         FW_SCRATCH,
+                              FW_REPLY_MAX};
     /* The reply is not written here: a measuring writer (cap 0) makes the
      * handler stop at EVOLU_E_BUFFER after building it, and the builder is
      * then streamed to the link. */
@@ -487,6 +488,8 @@ static void report_memory(evolu_fw *fw) {
     fw_addu(fw, st + sp);
     fw_add(fw, " fw_struct=");
     fw_addu(fw, sizeof *fw);
+    /* the device-core budget (issue 6) and the Rust port's RAM per sync round */
+    fw_add(fw, " budget=16384 rust_port_round=~200000");
     fw_emit(fw);
     const evolu_link_stats *s = &fw->link.stats;
     fw_line(fw, "link frames_in=");

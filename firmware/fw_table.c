@@ -78,6 +78,14 @@ evolu_err fw_table_check(const fw_table *t, const evolu_dbchange_view *v, uint8_
     return EVOLU_OK;
 }
 
+static double cell_number(const fw_cell *c) {
+    double d;
+    memcpy(&d, c->data, sizeof d);
+    return d;
+}
+
+static void cell_set_number(fw_cell *c, double d) { memcpy(c->data, &d, sizeof d); }
+
 static bool newer(const fw_cell *c, const uint8_t ts[EVOLU_TIMESTAMP_BYTES]) {
     return memcmp(ts, c->ts, EVOLU_TIMESTAMP_BYTES) > 0;
 }
@@ -114,8 +122,8 @@ evolu_err fw_table_apply(fw_table *t, const evolu_dbchange_view *v, uint8_t *tex
             return EVOLU_E_LIMIT;
         memcpy(c->ts, ts, sizeof c->ts);
         c->kind = (uint8_t)col.value.kind;
-        c->number = col.value.number;
         c->len = 0;
+        if (col.value.kind == EVOLU_VALUE_NUMBER) cell_set_number(c, col.value.number);
         if (col.value.kind == EVOLU_VALUE_TEXT || col.value.kind == EVOLU_VALUE_BYTES) {
             c->len = (uint8_t)col.value.len;
             if (col.value.len) memcpy(c->data, col.value.data, col.value.len);
@@ -126,7 +134,7 @@ evolu_err fw_table_apply(fw_table *t, const evolu_dbchange_view *v, uint8_t *tex
         fw_cell *c = &row->cell[FW_COL_DELETED];
         memcpy(c->ts, ts, sizeof c->ts);
         c->kind = EVOLU_VALUE_NUMBER;
-        c->number = v->is_delete;
+        cell_set_number(c, v->is_delete);
         t->changed = true;
     }
     return EVOLU_OK;
@@ -134,7 +142,7 @@ evolu_err fw_table_apply(fw_table *t, const evolu_dbchange_view *v, uint8_t *tex
 
 static bool deleted(const fw_row *r) {
     const fw_cell *c = &r->cell[FW_COL_DELETED];
-    return c->kind == EVOLU_VALUE_NUMBER && c->number > 0.5;
+    return c->kind == EVOLU_VALUE_NUMBER && cell_number(c) > 0.5;
 }
 
 size_t fw_table_visible(const fw_table *t) {
@@ -181,7 +189,7 @@ static void put_cell(evolu_writer *w, const fw_cell *c) {
     switch (c->kind) {
     case EVOLU_VALUE_NUMBER: {
         char num[EVOLU_JS_NUMBER_MAX_CHARS];
-        size_t n = evolu_js_number_format(c->number, num);
+        size_t n = evolu_js_number_format(cell_number(c), num);
         evolu_put_bytes(w, (const uint8_t *)num, n);
         break;
     }

@@ -178,6 +178,13 @@ typedef struct evolu_client_config {
     bool next5_split_bug;      /* for reproducing 8.0.0-next.5 clients */
     uint8_t (*scratch)[EVOLU_TIMESTAMP_BYTES];
     size_t scratch_cap;
+    /* Largest reply (totalMaxSize of the Request built; 0 = 1,000,000). A
+     * device whose builder arena holds a few KB of changes read back from its
+     * store sets it below the arena: the engine then stops adding messages
+     * where they would not fit and ends the reply with a Fingerprint range,
+     * so the rest follows in the next round instead of the round failing
+     * with EVOLU_E_CAPACITY. */
+    size_t total_max;
 } evolu_client_config;
 
 typedef enum evolu_client_status {
@@ -208,6 +215,27 @@ typedef struct evolu_client_outcome {
 evolu_err evolu_client_handle(const evolu_client_config *cfg, const uint8_t *in, size_t len,
                               evolu_msg_builder *b, evolu_writer *reply,
                               evolu_client_outcome *out);
+
+/* Applies the messages of a Response or Broadcast read from a source: iterate
+ * in with evolu_msg_sreader_next_message (already rewound) and read each
+ * change from the source (in pieces if large: evolu_dbchange_decrypt_stream).
+ * All or nothing, like evolu_store.write_messages; an error refuses the batch. */
+typedef evolu_err (*evolu_client_write_source_fn)(void *ctx, evolu_msg_sreader *in);
+
+/* evolu_client_handle for a message that is not in memory: it is read from
+ * src through msg (the reader's storage, caller-owned) and window (>=
+ * EVOLU_MSG_SREADER_WINDOW_MIN), so a 1,000,000-byte Response costs a window,
+ * not its size. The messages are applied by write(write_ctx, msg) instead of
+ * cfg->store->write_messages (whose batch hands out changes in memory); the
+ * ranges are answered with evolu_rbsr_reconcile_source over cfg->store. Same
+ * rules, statuses and errors as evolu_client_handle. reply may be NULL: then
+ * EVOLU_CLIENT_RESPONSE means "b holds the reply", for the caller to emit
+ * (e.g. evolu_msg_builder_emit_sink, so the reply is never in RAM either). */
+evolu_err evolu_client_handle_source(const evolu_client_config *cfg, evolu_msg_sreader *msg,
+                                     const evolu_source *src, uint8_t *window,
+                                     size_t window_len, evolu_client_write_source_fn write,
+                                     void *write_ctx, evolu_msg_builder *b,
+                                     evolu_writer *reply, evolu_client_outcome *out);
 
 #ifdef __cplusplus
 }

@@ -179,7 +179,7 @@ evolu_err evolu_client_handle(const evolu_client_config *cfg, const uint8_t *in,
     /* 8: reconcile into a Request with the write key. */
     evolu_header h;
     evolu_header_request(&h, cfg->owner_id, cfg->write_key, EVOLU_SUBSCRIPTION_NONE);
-    e = evolu_msg_builder_begin(b, &h, 0, cfg->ranges_max);
+    e = evolu_msg_builder_begin(b, &h, cfg->total_max, cfg->ranges_max);
     if (e) return e;
     evolu_rbsr r;
     evolu_rbsr_init(&r, st, cfg->next5_split_bug, cfg->scratch, cfg->scratch_cap);
@@ -203,5 +203,88 @@ evolu_err evolu_client_handle(const evolu_client_config *cfg, const uint8_t *in,
         return EVOLU_E_SYNC;
     }
     out->status = EVOLU_CLIENT_RESPONSE;
+    return e;
+}
+
+/* --- client, the message read from a source ----------------------------------------------- */
+
+evolu_err evolu_client_handle_source(const evolu_client_config *cfg, evolu_msg_sreader *msg,
+                                     const evolu_source *src, uint8_t *window,
+                                     size_t window_len, evolu_client_write_source_fn write,
+                                     void *write_ctx, evolu_msg_builder *b,
+                                     evolu_writer *reply, evolu_client_outcome *out) {
+    memset(out, 0, sizeof *out);
+    if (!write) return EVOLU_E_ARG;
+    size_t max = cfg->input_max ? cfg->input_max : EVOLU_PROTOCOL_MAX_SIZE_MAX;
+    evolu_err e = evolu_msg_sreader_open(msg, src, window, window_len, max);
+    /* 1: version. */
+    if (e == EVOLU_E_VERSION) {
+        out->version = msg->header.version;
+        out->initiator_obsolete = EVOLU_PROTOCOL_VERSION < msg->header.version;
+        return e;
+    }
+    if (e) return e;
+    if (memcmp(msg->header.owner_id, cfg->owner_id, EVOLU_OWNER_ID_BYTES) != 0)
+        return EVOLU_E_OWNER;
+    /* 2-3: type and error code. */
+    uint8_t type = msg->header.type;
+    if (type != EVOLU_MESSAGE_RESPONSE && type != EVOLU_MESSAGE_BROADCAST)
+        return EVOLU_E_MESSAGE_TYPE;
+    if (type == EVOLU_MESSAGE_RESPONSE && msg->header.error_code != EVOLU_ERROR_CODE_NONE)
+        return evolu_error_code_to_err(msg->header.error_code);
+
+    /* 4: the caller applies the messages (all or nothing, as write_messages). */
+    if (msg->n_messages > 0) {
+        evolu_msg_sreader_rewind(msg);
+        e = write(write_ctx, msg);
+        if (e) {
+            out->local_failure = true;
+            out->cause = e;
+            return e;
+        }
+    }
+    /* 5-7: Broadcast, read-only owner, no ranges. */
+    if (type == EVOLU_MESSAGE_BROADCAST) {
+        out->status = EVOLU_CLIENT_BROADCAST;
+        return EVOLU_OK;
+    }
+    if (!cfg->write_key) {
+        out->status = EVOLU_CLIENT_READONLY;
+        return EVOLU_OK;
+    }
+    if (msg->n_ranges == 0) {
+        out->status = EVOLU_CLIENT_CONVERGED;
+        return EVOLU_OK;
+    }
+
+    /* 8: reconcile into a Request with the write key. */
+    evolu_header h;
+    evolu_header_request(&h, cfg->owner_id, cfg->write_key, EVOLU_SUBSCRIPTION_NONE);
+    e = evolu_msg_builder_begin(b, &h, cfg->total_max, cfg->ranges_max);
+    if (e) return e;
+    evolu_rbsr r;
+    evolu_rbsr_init(&r, cfg->store, cfg->next5_split_bug, cfg->scratch, cfg->scratch_cap);
+    bool changed;
+    evolu_msg_sreader_rewind(msg);
+    e = evolu_rbsr_reconcile_source(&r, msg, b, &changed);
+    if (e == EVOLU_E_SYNC) {
+        out->local_failure = true;
+        out->cause = r.cause;
+    }
+    if (e) return e;
+    if (!changed) {
+        out->status = EVOLU_CLIENT_CONVERGED;
+        return EVOLU_OK;
+    }
+    out->status = EVOLU_CLIENT_RESPONSE;
+    if (!reply) return EVOLU_OK; /* the caller emits b itself (e.g. to a sink) */
+    reply->len = 0;
+    reply->err = EVOLU_OK;
+    e = evolu_msg_builder_emit(b, reply);
+    if (e && e != EVOLU_E_BUFFER) {
+        out->local_failure = true;
+        out->cause = e;
+        return EVOLU_E_SYNC;
+    }
     return e;
 }
