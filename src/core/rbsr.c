@@ -31,18 +31,30 @@ static evolu_err store_fail(evolu_rbsr *r, evolu_err e) {
     return EVOLU_E_SYNC;
 }
 
-/* --- Timestamps ranges read back from the store ------------------------------------- */
+/* --- Timestamps ranges: kept in the arena or read back from the store ---------------- */
 
 /* The timestamps of a Timestamps range are the store's items at indices
- * first .. first+n-1; the builder asks for them by position when it measures
- * and when it emits. Only what the callback needs is kept, so the record does
- * not depend on the caller's evolu_store living on. */
+ * first .. first+n-1; the builder asks for them by position, three times in
+ * order (millis, counters, node ids), when it measures and when it emits.
+ * Reading them back from the store each time costs a store whose items are
+ * not in RAM (the device's stream store) three passes over the range's
+ * chunks per use. So the engine reads them once, with ONE iterate call, into
+ * a copy in the builder's arena (16 bytes each) when the arena has room:
+ * briefly while the range is measured, and for the reply once reconcile has
+ * made all its other allocations (cache_ranges). Without room the range is
+ * read back as before; either way the bytes are the same. Only what the
+ * callback needs is kept, so the record does not depend on the caller's
+ * evolu_store living on. */
 typedef struct slice {
     void *ctx;
     evolu_err (*iterate)(void *ctx, uint64_t begin, uint64_t end, evolu_store_visit_fn visit,
                          void *visit_ctx);
     uint64_t first;
+    const uint8_t (*cache)[EVOLU_TIMESTAMP_BYTES]; /* NULL: read back from the store */
 } slice;
+
+_Static_assert(sizeof(slice) + _Alignof(slice) - 1 <= EVOLU_RBSR_ARENA_PER_RANGE,
+               "a slice record fits the arena bytes promised per range");
 
 typedef struct at_ctx {
     evolu_timestamp *out;
@@ -60,6 +72,7 @@ static bool at_visit(void *ctx, const uint8_t ts[EVOLU_TIMESTAMP_BYTES], uint64_
 
 static evolu_err slice_get(void *ctx, size_t i, evolu_timestamp *out) {
     const slice *s = ctx;
+    if (s->cache) return evolu_timestamp_from_bytes(s->cache[i], out);
     uint64_t at = s->first + i;
     at_ctx c = {out, EVOLU_OK, false};
     evolu_err e = s->iterate(s->ctx, at, at + 1, at_visit, &c);
@@ -68,12 +81,43 @@ static evolu_err slice_get(void *ctx, size_t i, evolu_timestamp *out) {
     return c.err;
 }
 
+typedef struct fill_ctx {
+    uint8_t (*out)[EVOLU_TIMESTAMP_BYTES];
+    uint64_t first, n, got;
+} fill_ctx;
+
+static bool fill_visit(void *ctx, const uint8_t ts[EVOLU_TIMESTAMP_BYTES], uint64_t index) {
+    fill_ctx *f = ctx;
+    if (index != f->first + f->got || f->got >= f->n) return false;
+    memcpy(f->out[f->got++], ts, EVOLU_TIMESTAMP_BYTES);
+    return true;
+}
+
+/* Copies the slice's n timestamps into the arena (one iterate call). false
+ * (nothing kept) if the arena has no room or the store fails: the range is
+ * then read back at each use, which reports the store's error as before. */
+static bool slice_fill(evolu_msg_builder *b, slice *s, size_t n) {
+    if (n == 0 || n > SIZE_MAX / EVOLU_TIMESTAMP_BYTES) return false;
+    uint8_t *mem;
+    if (evolu_msg_builder_alloc(b, n * EVOLU_TIMESTAMP_BYTES, &mem) != EVOLU_OK) return false;
+    fill_ctx f = {(uint8_t(*)[EVOLU_TIMESTAMP_BYTES])(void *)mem, s->first, n, 0};
+    if (s->iterate(s->ctx, s->first, s->first + n, fill_visit, &f) != EVOLU_OK || f.got != n) {
+        evolu_msg_builder_unalloc(b, n * EVOLU_TIMESTAMP_BYTES);
+        return false;
+    }
+    s->cache = (const uint8_t(*)[EVOLU_TIMESTAMP_BYTES])f.out;
+    return true;
+}
+
+/* Adds the Timestamps range of the store's items [first, first + n). keep:
+ * the caller allocates nothing more before the reply is emitted, so a copy
+ * made for measuring may stay for emitting. */
 static evolu_err add_timestamps_slice(evolu_msg_builder *b, const evolu_store *st,
                                       const evolu_timestamp *bound, uint64_t first,
-                                      uint64_t n) {
-    const size_t align = _Alignof(slice);
+                                      uint64_t n, bool keep) {
+    const size_t align = _Alignof(slice), rec = sizeof(slice) + align - 1;
     uint8_t *mem;
-    evolu_err e = evolu_msg_builder_alloc(b, sizeof(slice) + align - 1, &mem);
+    evolu_err e = evolu_msg_builder_alloc(b, rec, &mem);
     if (e) return e;
     uintptr_t p = (uintptr_t)mem;
     p = (p + align - 1) & ~(uintptr_t)(align - 1);
@@ -81,6 +125,7 @@ static evolu_err add_timestamps_slice(evolu_msg_builder *b, const evolu_store *s
     s->ctx = st->ctx;
     s->iterate = st->iterate;
     s->first = first;
+    s->cache = NULL;
 
     evolu_range_entry r;
     memset(&r, 0, sizeof r);
@@ -90,10 +135,34 @@ static evolu_err add_timestamps_slice(evolu_msg_builder *b, const evolu_store *s
     r.get = slice_get;
     r.get_ctx = s;
     r.n_timestamps = (size_t)n;
-    if ((uint64_t)r.n_timestamps != n) e = EVOLU_E_ARG;
-    if (!e) e = evolu_msg_builder_add_range(b, &r);
-    if (e) evolu_msg_builder_unalloc(b, sizeof(slice) + align - 1);
+    if ((uint64_t)r.n_timestamps != n) {
+        evolu_msg_builder_unalloc(b, rec);
+        return EVOLU_E_ARG;
+    }
+    bool cached = slice_fill(b, s, r.n_timestamps);
+    e = evolu_msg_builder_add_range(b, &r);
+    if (cached && (e || !keep)) {
+        s->cache = NULL;
+        evolu_msg_builder_unalloc(b, r.n_timestamps * EVOLU_TIMESTAMP_BYTES);
+    }
+    if (e) evolu_msg_builder_unalloc(b, rec);
     return e;
+}
+
+/* After reconcile's last allocation: keeps a copy of each Timestamps range it
+ * added from index `from` on, while the arena has room, so emitting reads
+ * nothing back. */
+static void cache_ranges(evolu_msg_builder *b, size_t from) {
+    for (size_t i = from; i < b->n_ranges; i++) {
+        evolu_range_entry *r = &b->ranges[i];
+        if (r->type != EVOLU_RANGE_TIMESTAMPS || r->get != slice_get) continue;
+        slice *s = r->get_ctx;
+        if (s->cache) continue;
+        if (!slice_fill(b, s, r->n_timestamps) && r->n_timestamps) {
+            uint64_t need = (uint64_t)r->n_timestamps * EVOLU_TIMESTAMP_BYTES;
+            if (need > b->arena_cap - b->arena_used) return; /* full: the rest reads back */
+        }
+    }
 }
 
 /* Store errors from the builder's callback (while measuring) are store
@@ -123,7 +192,7 @@ evolu_err evolu_rbsr_split_range(evolu_rbsr *r, evolu_msg_builder *b, uint64_t l
     if (!evolu_rbsr_balanced_buckets(count, buckets)) {
         /* 8.0.0-next.5 iterates [0, count) instead of [lower, upper). */
         uint64_t first = r->next5_split_bug ? 0 : lower;
-        return builder_or_store(r, add_timestamps_slice(b, st, upper_bound, first, count));
+        return builder_or_store(r, add_timestamps_slice(b, st, upper_bound, first, count, false));
     }
     /* fingerprintRanges over [lower, lower + b0, ..., lower + b15]: each
      * bucket's bound is the first item of the next bucket, the last one's is
@@ -473,7 +542,7 @@ static evolu_err timestamps_range(sync_state *s, const peer_range *rg, uint64_t 
         *upper = w.stop_index;
         e = before_non_skip(s);
         if (!e) e = builder_or_store(r, add_timestamps_slice(s->b, st, &w.stop_ts, lower,
-                                                              w.n_ours));
+                                                              w.n_ours, true));
         if (!e) e = remaining_fingerprint(s, *upper, size);
         *stop = true;
         return e;
@@ -489,7 +558,7 @@ static evolu_err timestamps_range(sync_state *s, const peer_range *rg, uint64_t 
     e = before_non_skip(s);
     if (e) return e;
     return builder_or_store(r, add_timestamps_slice(s->b, st, rg->infinite ? NULL : &rg->upper,
-                                                    lower, w.n_ours));
+                                                    lower, w.n_ours, false));
 }
 
 /* The next range of whichever reader is given. */
@@ -518,8 +587,8 @@ static evolu_err next_range(evolu_msg_reader *mem, evolu_msg_sreader *src, evolu
     return EVOLU_OK;
 }
 
-static evolu_err reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_sreader *sin,
-                           evolu_msg_builder *b, bool *changed) {
+static evolu_err reconcile_ranges(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_sreader *sin,
+                                  evolu_msg_builder *b, bool *changed) {
     *changed = false;
     r->cause = EVOLU_OK;
     const evolu_store *st = r->store;
@@ -590,6 +659,14 @@ static evolu_err reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_sreade
     if (e != EVOLU_E_DONE) return e;
     *changed = evolu_msg_builder_size(b) > initial;
     return EVOLU_OK;
+}
+
+static evolu_err reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_sreader *sin,
+                           evolu_msg_builder *b, bool *changed) {
+    size_t from = b->n_ranges;
+    evolu_err e = reconcile_ranges(r, in, sin, b, changed);
+    if (!e) cache_ranges(b, from);
+    return e;
 }
 
 evolu_err evolu_rbsr_reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_builder *b,
