@@ -109,15 +109,108 @@ static bool slice_fill(evolu_msg_builder *b, slice *s, size_t n) {
     return true;
 }
 
+/* Copies kept at the TOP of the builder's arena while reconcile runs: the
+ * engine lowers arena_cap below them, so the builder's own allocations
+ * (changes the store hands out, slice records) come from below as before.
+ * If one of those finds the arena full, every copy is dropped (those ranges
+ * are read back from the store at emit time, as without copies) and the
+ * allocation is retried with the whole arena: the copies never take memory
+ * the reply would otherwise have had. A Timestamps range's copy is written
+ * while its items are walked (or, for a small range a split lists, read
+ * from the chunks just scanned), so no range is read twice. When reconcile
+ * ends they are moved down into the arena proper (top_settle). */
+typedef struct topc {
+    evolu_msg_builder *b;
+    size_t cap;   /* the arena's real capacity */
+    size_t from;  /* first range added by this reconcile */
+    bool on;      /* false once the copies were dropped */
+} topc;
+
+static bool in_top(const topc *t, const void *p) {
+    const evolu_msg_builder *b = t->b;
+    return b->arena && (const uint8_t *)p >= b->arena + b->arena_cap &&
+           (const uint8_t *)p < b->arena + t->cap;
+}
+
+/* Drops every copy and gives the arena back its capacity. */
+static void top_release(topc *t) {
+    evolu_msg_builder *b = t->b;
+    if (!t->on) return;
+    for (size_t i = t->from; i < b->n_ranges; i++) {
+        evolu_range_entry *r = &b->ranges[i];
+        if (r->type != EVOLU_RANGE_TIMESTAMPS || r->get != slice_get) continue;
+        slice *s = r->get_ctx;
+        if (s->cache && in_top(t, s->cache)) s->cache = NULL;
+    }
+    b->arena_cap = t->cap;
+    t->on = false;
+}
+
+/* evolu_msg_builder_alloc, dropping the copies when they are in the way. */
+static evolu_err top_alloc(topc *t, size_t n, uint8_t **out) {
+    evolu_err e = evolu_msg_builder_alloc(t->b, n, out);
+    if (e == EVOLU_E_CAPACITY && t->on && t->b->arena_cap != t->cap) {
+        top_release(t);
+        e = evolu_msg_builder_alloc(t->b, n, out);
+    }
+    return e;
+}
+
+static evolu_err top_arena_alloc(void *ctx, size_t n, uint8_t **out) {
+    return top_alloc(ctx, n, out);
+}
+
+/* Room for n timestamps at the top (NULL if there is none). */
+static uint8_t (*top_reserve(topc *t, uint64_t n))[EVOLU_TIMESTAMP_BYTES] {
+    evolu_msg_builder *b = t->b;
+    if (!t->on || !b->arena || n == 0 ||
+        n > (b->arena_cap - b->arena_used) / EVOLU_TIMESTAMP_BYTES)
+        return NULL;
+    b->arena_cap -= (size_t)n * EVOLU_TIMESTAMP_BYTES;
+    return (uint8_t(*)[EVOLU_TIMESTAMP_BYTES])(void *)(b->arena + b->arena_cap);
+}
+
+/* Keeps `used` of the `reserved` timestamps of the lowest reservation p
+ * (moved up to the top end); returns where they now are. */
+static uint8_t (*top_trim(topc *t, uint8_t (*p)[EVOLU_TIMESTAMP_BYTES], uint64_t reserved,
+                          uint64_t used))[EVOLU_TIMESTAMP_BYTES] {
+    size_t gap = (size_t)(reserved - used) * EVOLU_TIMESTAMP_BYTES;
+    if (used) memmove(p + (reserved - used), p, (size_t)used * EVOLU_TIMESTAMP_BYTES);
+    t->b->arena_cap += gap;
+    return used ? p + (reserved - used) : NULL;
+}
+
+/* Reconcile is done: the copies move down into the arena proper. */
+static void top_settle(topc *t) {
+    evolu_msg_builder *b = t->b;
+    if (!t->on || b->arena_cap == t->cap) {
+        b->arena_cap = t->cap;
+        return;
+    }
+    size_t total = t->cap - b->arena_cap, delta = b->arena_cap - b->arena_used;
+    for (size_t i = t->from; i < b->n_ranges; i++) {
+        evolu_range_entry *r = &b->ranges[i];
+        if (r->type != EVOLU_RANGE_TIMESTAMPS || r->get != slice_get) continue;
+        slice *s = r->get_ctx;
+        if (s->cache && in_top(t, s->cache))
+            s->cache = (const uint8_t(*)[EVOLU_TIMESTAMP_BYTES])(void *)(
+                b->arena + ((size_t)((const uint8_t *)s->cache - b->arena) - delta));
+    }
+    memmove(b->arena + b->arena_used, b->arena + b->arena_cap, total);
+    b->arena_used += total;
+    b->arena_cap = t->cap;
+}
+
 /* Adds the Timestamps range of the store's items [first, first + n). keep:
  * the caller allocates nothing more before the reply is emitted, so a copy
  * made for measuring may stay for emitting. */
-static evolu_err add_timestamps_slice(evolu_msg_builder *b, const evolu_store *st,
+static evolu_err add_timestamps_slice(evolu_msg_builder *b, topc *tc, const evolu_store *st,
                                       const evolu_timestamp *bound, uint64_t first,
-                                      uint64_t n, bool keep) {
+                                      uint64_t n, bool keep,
+                                      const uint8_t (*cache)[EVOLU_TIMESTAMP_BYTES]) {
     const size_t align = _Alignof(slice), rec = sizeof(slice) + align - 1;
     uint8_t *mem;
-    evolu_err e = evolu_msg_builder_alloc(b, rec, &mem);
+    evolu_err e = tc ? top_alloc(tc, rec, &mem) : evolu_msg_builder_alloc(b, rec, &mem);
     if (e) return e;
     uintptr_t p = (uintptr_t)mem;
     p = (p + align - 1) & ~(uintptr_t)(align - 1);
@@ -125,7 +218,7 @@ static evolu_err add_timestamps_slice(evolu_msg_builder *b, const evolu_store *s
     s->ctx = st->ctx;
     s->iterate = st->iterate;
     s->first = first;
-    s->cache = NULL;
+    s->cache = tc && tc->on ? cache : NULL;
 
     evolu_range_entry r;
     memset(&r, 0, sizeof r);
@@ -139,7 +232,19 @@ static evolu_err add_timestamps_slice(evolu_msg_builder *b, const evolu_store *s
         evolu_msg_builder_unalloc(b, rec);
         return EVOLU_E_ARG;
     }
-    bool cached = slice_fill(b, s, r.n_timestamps);
+    if (tc && !s->cache && r.n_timestamps) {
+        /* a small range a split lists: its chunks were just scanned */
+        uint8_t (*top)[EVOLU_TIMESTAMP_BYTES] = top_reserve(tc, r.n_timestamps);
+        if (top) {
+            fill_ctx f = {top, first, r.n_timestamps, 0};
+            if (st->iterate(st->ctx, first, first + n, fill_visit, &f) == EVOLU_OK &&
+                f.got == n)
+                s->cache = (const uint8_t(*)[EVOLU_TIMESTAMP_BYTES])top;
+            else
+                top_trim(tc, top, n, 0);
+        }
+    }
+    bool cached = !s->cache && slice_fill(b, s, r.n_timestamps);
     e = evolu_msg_builder_add_range(b, &r);
     if (cached && (e || !keep)) {
         s->cache = NULL;
@@ -183,8 +288,8 @@ static evolu_err builder_or_store(evolu_rbsr *r, evolu_err e) {
 
 /* --- splitRange (spec 6.3) ----------------------------------------------------------- */
 
-evolu_err evolu_rbsr_split_range(evolu_rbsr *r, evolu_msg_builder *b, uint64_t lower,
-                                 uint64_t upper, const evolu_timestamp *upper_bound) {
+static evolu_err split_range(evolu_rbsr *r, topc *tc, evolu_msg_builder *b, uint64_t lower,
+                             uint64_t upper, const evolu_timestamp *upper_bound) {
     if (lower > upper) return EVOLU_E_ARG;
     const evolu_store *st = r->store;
     uint64_t count = upper - lower;
@@ -192,7 +297,8 @@ evolu_err evolu_rbsr_split_range(evolu_rbsr *r, evolu_msg_builder *b, uint64_t l
     if (!evolu_rbsr_balanced_buckets(count, buckets)) {
         /* 8.0.0-next.5 iterates [0, count) instead of [lower, upper). */
         uint64_t first = r->next5_split_bug ? 0 : lower;
-        return builder_or_store(r, add_timestamps_slice(b, st, upper_bound, first, count, false));
+        return builder_or_store(r, add_timestamps_slice(b, tc, st, upper_bound, first, count, false,
+                                                          NULL));
     }
     /* fingerprintRanges over [lower, lower + b0, ..., lower + b15]: each
      * bucket's bound is the first item of the next bucket, the last one's is
@@ -217,6 +323,11 @@ evolu_err evolu_rbsr_split_range(evolu_rbsr *r, evolu_msg_builder *b, uint64_t l
         begin = end;
     }
     return EVOLU_OK;
+}
+
+evolu_err evolu_rbsr_split_range(evolu_rbsr *r, evolu_msg_builder *b, uint64_t lower,
+                                 uint64_t upper, const evolu_timestamp *upper_bound) {
+    return split_range(r, NULL, b, lower, upper, upper_bound);
 }
 
 evolu_err evolu_rbsr_sync_request(evolu_rbsr *r, evolu_msg_builder *b,
@@ -346,6 +457,16 @@ static void peer_reset(peer_list *pl, const peer_mark *m) {
 typedef struct ts_walk {
     evolu_rbsr *r;
     evolu_msg_builder *b;
+    topc *tc;
+    /* our timestamps, copied downwards from the top of the arena (reversed
+     * when the walk ends) */
+    bool copying;
+    uint64_t n_copy;
+    /* the peer's bound (NULL = infinite): the walk stops at the first item
+     * >= bound, so it finds the range's end itself */
+    const uint8_t *bound;
+    bool at_bound;
+    uint64_t bound_index;
     /* the peer's list: sorted in scratch, or streamed */
     bool sorted;
     size_t set_n, set_pos;
@@ -402,13 +523,14 @@ static bool peer_has(ts_walk *w, const uint8_t key[EVOLU_TIMESTAMP_BYTES],
     return found;
 }
 
-static evolu_err arena_alloc(void *ctx, size_t n, uint8_t **out) {
-    return evolu_msg_builder_alloc(ctx, n, out);
-}
-
 static bool ts_visit(void *ctx, const uint8_t key[EVOLU_TIMESTAMP_BYTES], uint64_t index) {
     ts_walk *w = ctx;
     const evolu_store *st = w->r->store;
+    if (w->bound && memcmp(key, w->bound, EVOLU_TIMESTAMP_BYTES) >= 0) {
+        w->at_bound = true;
+        w->bound_index = index;
+        return false;
+    }
     evolu_timestamp t;
     evolu_err e = evolu_timestamp_from_bytes(key, &t);
     if (e) {
@@ -420,7 +542,7 @@ static bool ts_visit(void *ctx, const uint8_t key[EVOLU_TIMESTAMP_BYTES], uint64
     bool has_msg = !peer_has(w, key, &t);
     size_t arena_before = w->b->arena_used;
     if (has_msg) {
-        evolu_store_arena arena = {w->b, arena_alloc};
+        evolu_store_arena arena = {w->tc, top_arena_alloc};
         e = st->read_change(st->ctx, key, &arena, &change, &change_len);
         if (e) {
             w->err = store_fail(w->r, e);
@@ -443,6 +565,20 @@ static bool ts_visit(void *ctx, const uint8_t key[EVOLU_TIMESTAMP_BYTES], uint64
     if (e) {
         w->err = e;
         return false;
+    }
+    if (w->copying) {
+        evolu_msg_builder *b = w->b;
+        if (!w->tc->on) {
+            w->copying = false; /* dropped: the arena has its capacity back */
+        } else if (b->arena_cap - b->arena_used >= EVOLU_TIMESTAMP_BYTES) {
+            b->arena_cap -= EVOLU_TIMESTAMP_BYTES;
+            memcpy(b->arena + b->arena_cap, key, EVOLU_TIMESTAMP_BYTES);
+            w->n_copy++;
+        } else {
+            b->arena_cap += (size_t)w->n_copy * EVOLU_TIMESTAMP_BYTES;
+            w->n_copy = 0;
+            w->copying = false;
+        }
     }
     w->n_ours++;
     return true;
@@ -483,6 +619,7 @@ static evolu_err peer_needs_stream(evolu_rbsr *r, const peer_range *rg, uint64_t
 typedef struct sync_state {
     evolu_rbsr *r;
     evolu_msg_builder *b;
+    topc *tc;
     bool has_prev;
     evolu_timestamp prev_bound;   /* never infinite: only the last range is */
     bool pending_skip;
@@ -513,17 +650,35 @@ static evolu_err remaining_fingerprint(sync_state *s, uint64_t begin, uint64_t s
     return evolu_msg_builder_add_fingerprint(s->b, NULL, fp);
 }
 
-/* One Timestamps range. *stop = the reply is complete (size limit). */
+/* One Timestamps range over our items from lower up to the first one >=
+ * bound (NULL = infinite), which sets *upper: the walk finds the range's end
+ * itself instead of a find_lower_bound reading those items first. *stop =
+ * the reply is complete (size limit). */
 static evolu_err timestamps_range(sync_state *s, const peer_range *rg, uint64_t size,
-                                  uint64_t lower, uint64_t *upper, bool *stop) {
+                                  uint64_t lower, const uint8_t *bound, uint64_t *upper,
+                                  bool *stop) {
     evolu_rbsr *r = s->r;
     const evolu_store *st = r->store;
     ts_walk w;
     memset(&w, 0, sizeof w);
     w.r = r;
     w.b = s->b;
+    w.tc = s->tc;
+    w.bound = bound;
     evolu_tslist_size_init(&w.ours);
-    evolu_err e = peer_open(rg, &w.peer);
+    evolu_err e;
+    /* find_lower_bound's answer over the whole set is below lower exactly
+     * when our item before lower is >= bound: the TypeScript storage's
+     * SyncError (see reconcile) */
+    if (lower == size) {
+        w.bound = NULL;
+    } else if (bound && lower > 0) {
+        uint8_t prev[EVOLU_TIMESTAMP_BYTES];
+        e = evolu_store_timestamp_at(st, lower - 1, prev);
+        if (e) return store_fail(r, e);
+        if (memcmp(prev, bound, EVOLU_TIMESTAMP_BYTES) >= 0) return store_fail(r, EVOLU_E_RANGES);
+    }
+    e = peer_open(rg, &w.peer);
     if (e) return e;
     if (rg->n_timestamps <= r->scratch_cap) {
         evolu_timestamp g;
@@ -534,15 +689,25 @@ static evolu_err timestamps_range(sync_state *s, const peer_range *rg, uint64_t 
         w.sorted = true;
         w.set_n = sort_unique(r->scratch, n);
     }
-    e = st->iterate(st->ctx, lower, *upper, ts_visit, &w);
+    w.copying = s->tc->on && s->b->arena != NULL;
+    e = st->iterate(st->ctx, lower, size, ts_visit, &w);
     if (e) return store_fail(r, e);
     if (w.err) return w.err;
+    *upper = w.at_bound ? w.bound_index : size;
+    uint8_t (*own)[EVOLU_TIMESTAMP_BYTES] = NULL;
+    if (w.copying && s->tc->on && w.n_copy == w.n_ours && w.n_copy > 0) {
+        own = (uint8_t(*)[EVOLU_TIMESTAMP_BYTES])(void *)(s->b->arena + s->b->arena_cap);
+        for (uint64_t i = 0, j = w.n_copy - 1; i < j; i++, j--) swap16(own[i], own[j]);
+    } else if (w.copying && s->tc->on) {
+        s->b->arena_cap += (size_t)w.n_copy * EVOLU_TIMESTAMP_BYTES;
+    }
+    const uint8_t (*copy)[EVOLU_TIMESTAMP_BYTES] = (const uint8_t(*)[EVOLU_TIMESTAMP_BYTES])own;
 
     if (w.exceeded) {
         *upper = w.stop_index;
         e = before_non_skip(s);
-        if (!e) e = builder_or_store(r, add_timestamps_slice(s->b, st, &w.stop_ts, lower,
-                                                              w.n_ours, true));
+        if (!e) e = builder_or_store(r, add_timestamps_slice(s->b, s->tc, st, &w.stop_ts,
+                                                              lower, w.n_ours, true, copy));
         if (!e) e = remaining_fingerprint(s, *upper, size);
         *stop = true;
         return e;
@@ -554,11 +719,15 @@ static evolu_err timestamps_range(sync_state *s, const peer_range *rg, uint64_t 
         e = peer_needs_stream(r, rg, size, lower, *upper, &needs);
         if (e) return e;
     }
-    if (!needs) return skip_range(s, rg->infinite);
+    if (!needs) {
+        if (own) top_trim(s->tc, own, w.n_ours, 0);
+        return skip_range(s, rg->infinite);
+    }
     e = before_non_skip(s);
     if (e) return e;
-    return builder_or_store(r, add_timestamps_slice(s->b, st, rg->infinite ? NULL : &rg->upper,
-                                                    lower, w.n_ours, false));
+    return builder_or_store(r, add_timestamps_slice(s->b, s->tc, st,
+                                                    rg->infinite ? NULL : &rg->upper, lower,
+                                                    w.n_ours, false, copy));
 }
 
 /* The next range of whichever reader is given. */
@@ -588,7 +757,7 @@ static evolu_err next_range(evolu_msg_reader *mem, evolu_msg_sreader *src, evolu
 }
 
 static evolu_err reconcile_ranges(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_sreader *sin,
-                                  evolu_msg_builder *b, bool *changed) {
+                                  evolu_msg_builder *b, topc *tc, bool *changed) {
     *changed = false;
     r->cause = EVOLU_OK;
     const evolu_store *st = r->store;
@@ -601,6 +770,7 @@ static evolu_err reconcile_ranges(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg
     memset(&s, 0, sizeof s);
     s.r = r;
     s.b = b;
+    s.tc = tc;
     uint64_t prev_index = 0;
     if (sin)
         evolu_msg_sreader_rewind(sin);
@@ -611,9 +781,12 @@ static evolu_err reconcile_ranges(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg
     while ((e = next_range(in, sin, &mr, &rg)) == EVOLU_OK) {
         uint8_t bound[EVOLU_TIMESTAMP_BYTES];
         if (!rg.infinite) evolu_timestamp_to_bytes(&rg.upper, bound);
-        uint64_t lower = prev_index, upper;
-        e = st->find_lower_bound(st->ctx, prev_index, size, rg.infinite ? NULL : bound, &upper);
-        if (e) return store_fail(r, e);
+        uint64_t lower = prev_index, upper = size;
+        if (rg.type != EVOLU_RANGE_TIMESTAMPS) { /* a Timestamps range finds it itself */
+            e = st->find_lower_bound(st->ctx, prev_index, size, rg.infinite ? NULL : bound,
+                                     &upper);
+            if (e) return store_fail(r, e);
+        }
         /* The TypeScript storage asserts begin <= end on fingerprint and
          * iterate: a bound below the previous one is a SyncError there. */
         if (rg.type != EVOLU_RANGE_SKIP && upper < lower) return store_fail(r, EVOLU_E_RANGES);
@@ -630,8 +803,8 @@ static evolu_err reconcile_ranges(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg
                 e = skip_range(&s, rg.infinite);
             } else if (evolu_msg_builder_can_split_range(b)) {
                 e = before_non_skip(&s);
-                if (!e) e = evolu_rbsr_split_range(r, b, lower, upper,
-                                                   rg.infinite ? NULL : &rg.upper);
+                if (!e) e = split_range(r, s.tc, b, lower, upper,
+                                        rg.infinite ? NULL : &rg.upper);
             } else {
                 e = remaining_fingerprint(&s, upper, size);
                 if (!e) *changed = true;
@@ -641,7 +814,8 @@ static evolu_err reconcile_ranges(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg
         }
         case EVOLU_RANGE_TIMESTAMPS: {
             bool stop = false;
-            e = timestamps_range(&s, &rg, size, lower, &upper, &stop);
+            e = timestamps_range(&s, &rg, size, lower, rg.infinite ? NULL : bound, &upper,
+                                 &stop);
             if (!e && stop) {
                 *changed = true;
                 return EVOLU_OK;
@@ -663,10 +837,17 @@ static evolu_err reconcile_ranges(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg
 
 static evolu_err reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_sreader *sin,
                            evolu_msg_builder *b, bool *changed) {
-    size_t from = b->n_ranges;
-    evolu_err e = reconcile_ranges(r, in, sin, b, changed);
-    if (!e) cache_ranges(b, from);
-    return e;
+    topc tc = {b, b->arena_cap, b->n_ranges, true};
+    evolu_err e = reconcile_ranges(r, in, sin, b, &tc, changed);
+    if (e) {
+        top_release(&tc);
+        return e;
+    }
+    top_settle(&tc);
+    /* ranges whose copy was dropped: read once now rather than three times
+     * when emitted, if the arena has room after all */
+    cache_ranges(b, tc.from);
+    return EVOLU_OK;
 }
 
 evolu_err evolu_rbsr_reconcile(evolu_rbsr *r, evolu_msg_reader *in, evolu_msg_builder *b,

@@ -451,7 +451,20 @@ static evolu_err st_iterate(void *ctx, uint64_t begin, uint64_t end, evolu_store
     for (uint64_t i = begin; i < end; i++) {
         evolu_err e = seek(s, (uint32_t)(i / EVOLU_STREAM_CHUNK_ENTRIES));
         if (e) return e;
-        if (!visit(visit_ctx, entry(s, (unsigned)(i % EVOLU_STREAM_CHUNK_ENTRIES)), i)) break;
+        if (!visit(visit_ctx, entry(s, (unsigned)(i % EVOLU_STREAM_CHUNK_ENTRIES)), i)) {
+            /* A walk that stops at a bound (the engine's Timestamps range)
+             * is where the next range starts: remember P(i) while its
+             * chunk is at hand, so that range's fingerprint does not go
+             * back for it. */
+            if (i > begin && cur_has_prefix(s) && s->cur == i / EVOLU_STREAM_CHUNK_ENTRIES) {
+                uint8_t p[EVOLU_FINGERPRINT_BYTES];
+                memcpy(p, s->slot_prefix[s->cur_slot], sizeof p);
+                for (unsigned k = 0; k < i % EVOLU_STREAM_CHUNK_ENTRIES; k++)
+                    evolu_fingerprint_xor(p, entry(s, k) + 16);
+                memo_put(s, i, p);
+            }
+            break;
+        }
     }
     return EVOLU_OK;
 }
