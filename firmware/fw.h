@@ -31,8 +31,16 @@
 #ifndef FW_LINK_CREDIT
 #define FW_LINK_CREDIT 4u
 #endif
+/* Largest protocol message received: the protocol's 1,000,000 bytes. It is
+ * never in RAM: its chunks go to a host blob as they arrive (FW_RXQ chunks
+ * queued at most: the link's credit) and the handler reads it back through
+ * a FW_WINDOW-byte window. */
 #ifndef FW_RX_MAX
-#define FW_RX_MAX (32u * 1024u)    /* largest protocol message received */
+#define FW_RX_MAX EVOLU_PROTOCOL_MAX_SIZE
+#endif
+#define FW_RXQ FW_LINK_CREDIT
+#ifndef FW_WINDOW
+#define FW_WINDOW (EVOLU_MSG_SREADER_SLICES * 64u)
 #endif
 #ifndef FW_ARENA
 #define FW_ARENA (4u * 1024u)      /* changes read back from the host per reply */
@@ -56,7 +64,7 @@
 #define FW_PLAIN_MAX 1024u         /* largest decrypted DbChange */
 #endif
 #ifndef FW_CHANGE_MAX
-#define FW_CHANGE_MAX 512u         /* an EncryptedDbChange the device writes */
+#define FW_CHANGE_MAX (FW_PLAIN_MAX + 128u) /* an EncryptedDbChange written or received */
 #endif
 #ifndef FW_ROWS
 #define FW_ROWS 32u                /* rows of the reading table */
@@ -123,12 +131,26 @@ typedef struct evolu_fw {
     size_t reply_len;
     bool reply_ready;
     uint16_t req_id;
-    /* channel 0: the message being received */
+    /* channel 0: the message being received, put into a host blob (key
+     * FW_RX_KEY) as it arrives; a chunk's credit is granted once it is put */
     evolu_link_msg_rx mrx;
-    uint8_t rx[FW_RX_MAX];
+    uint8_t rxq[FW_RXQ][EVOLU_LINK_MSG_CHUNK_MAX];
+    uint16_t rxq_len[FW_RXQ];
+    uint32_t rxq_off[FW_RXQ];
+    unsigned rxq_head, rxq_n;
+    size_t rxq_done;                    /* bytes of the head chunk already put */
+    uint8_t rxpayload[EVOLU_LINK_MTU];  /* a BLOB_PUT of the received message */
+    uint16_t rx_gen;                    /* the message's puts carry it in their id */
+    uint32_t rx_total, rx_puts_pending;
+    bool rx_active, rx_complete, rx_put_failed;
     size_t rx_len;
     bool rx_ready, rx_busy, rx_discard;
-    uint32_t rx_dropped;
+    bool store_busy; /* a merge puts blobs: the host assembles one at a time */
+    uint32_t rx_dropped, rx_largest;
+    /* reading it back */
+    evolu_msg_sreader rd;
+    uint8_t window[FW_WINDOW];
+    uint64_t rd_pos; /* the change the batch over rd handed out last */
     /* channel 2 */
     bool relay_up, relay_came_up;
     /* outstanding protocol requests (answers still expected) */
@@ -165,6 +187,8 @@ void fw_pump(evolu_fw *fw, uint32_t wait_ms);
 evolu_err fw_msg_send_built(evolu_fw *fw, const evolu_msg_builder *b);
 /* The host store (evolu_stream_host) over channel 1. */
 void fw_host_table(evolu_fw *fw, evolu_stream_host *out);
+/* The last message received (rx_ready), read from its host blob. */
+void fw_rx_source(evolu_fw *fw, evolu_source *out);
 
 /* --- fw_table.c --------------------------------------------------------------- */
 /* Checks that a decrypted change can be applied (a reading change whose cells

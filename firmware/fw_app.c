@@ -16,6 +16,8 @@
 
 static evolu_fw g_fw; /* the firmware's RAM besides the stack: one struct */
 
+#define FW_QUIET_MS 20000u /* longest wait for a message going into its blob */
+
 /* --- report lines --------------------------------------------------------------- */
 
 void fw_addn(evolu_fw *fw, const char *s, size_t n) {
@@ -185,23 +187,59 @@ static evolu_err open_change(evolu_fw *fw, const evolu_timestamp *ts, const uint
     return evolu_dbchange_parse(fw->plain, plen, v);
 }
 
-/* The store the sync engine writes received changes through: check every
- * change first (all or nothing: a change that does not fit refuses the batch
- * with a typed error), apply them to the table last-writer-wins, advance the
- * HLC, then merge them into the stream store (which saves the trusted state,
- * clock included). */
-static evolu_err fw_write_messages(void *ctx, const evolu_store_batch *batch) {
-    evolu_fw *fw = (evolu_fw *)(void *)((char *)ctx - offsetof(evolu_fw, store));
+/* --- a received message, read back from its host blob ------------------------------- */
+
+/* The next message of the received message: its change read into fw->change.
+ * A change larger than FW_CHANGE_MAX is refused (EVOLU_E_LIMIT), never cut. */
+static evolu_err next_received(evolu_fw *fw, evolu_timestamp *ts, size_t *len) {
+    uint64_t off, n;
+    evolu_err e = evolu_msg_sreader_next_message(&fw->rd, ts, &off, &n);
+    if (e) return e;
+    if (n > sizeof fw->change) return EVOLU_E_LIMIT;
+    *len = (size_t)n;
+    return fw->rd.src->read(fw->rd.src->ctx, off, fw->change, *len);
+}
+
+/* The batch the stream store merges: timestamps and lengths from the reader;
+ * each new change is copied from the message's blob to its own blob. */
+static void rb_rewind(void *ctx) { evolu_msg_sreader_rewind(&((evolu_fw *)ctx)->rd); }
+static evolu_err rb_next(void *ctx, evolu_timestamp *ts, const uint8_t **change, size_t *len) {
+    evolu_fw *fw = ctx;
+    uint64_t off, n;
+    evolu_err e = evolu_msg_sreader_next_message(&fw->rd, ts, &off, &n);
+    if (e) return e;
+    if (n > sizeof fw->change) return EVOLU_E_LIMIT;
+    fw->rd_pos = off;
+    *change = fw->change; /* not read: the merge asks rb_put */
+    *len = (size_t)n;
+    return EVOLU_OK;
+}
+static uint64_t rb_position(void *ctx) { return ((evolu_fw *)ctx)->rd_pos; }
+static evolu_err rb_put(void *ctx, uint64_t pos, const uint8_t ts[EVOLU_TIMESTAMP_BYTES],
+                        size_t len) {
+    evolu_fw *fw = ctx;
+    if (len > sizeof fw->change) return EVOLU_E_LIMIT;
+    evolu_err e = fw->rd.src->read(fw->rd.src->ctx, pos, fw->change, len);
+    if (!e) e = fw->host.blob_put(fw->host.ctx, ts, fw->change, len);
+    return e;
+}
+
+/* Applies the messages of a received message: check every change first (all
+ * or nothing: a change that does not fit refuses the batch with a typed
+ * error), apply them to the table last-writer-wins, advance the HLC, then
+ * merge them into the stream store (which saves the trusted state, clock
+ * included). Each pass reads the changes from the host again, one at a time. */
+static evolu_err fw_write_source(void *ctx, evolu_msg_sreader *rd) {
+    evolu_fw *fw = ctx;
     evolu_timestamp ts, clk = fw->clock;
-    const uint8_t *change;
     size_t len, new_rows = 0;
     int64_t now = fw->port.now_ms(fw->port.ctx);
     evolu_dbchange_view v;
     evolu_err e;
-    batch->rewind(batch->ctx);
-    while ((e = batch->next(batch->ctx, &ts, &change, &len)) == EVOLU_OK) {
+    evolu_msg_sreader_rewind(rd);
+    while ((e = next_received(fw, &ts, &len)) == EVOLU_OK) {
         size_t nr = 0;
-        e = open_change(fw, &ts, change, len, &v);
+        e = open_change(fw, &ts, fw->change, len, &v);
         if (!e) e = fw_table_check(&fw->table, &v, fw->text, sizeof fw->text, &nr);
         evolu_timestamp next;
         if (!e) e = evolu_hlc_receive(&clk, &ts, now, EVOLU_HLC_MAX_DRIFT, &next, NULL);
@@ -211,16 +249,18 @@ static evolu_err fw_write_messages(void *ctx, const evolu_store_batch *batch) {
     }
     if (e != EVOLU_E_DONE) return e;
     if (new_rows > fw_table_free(&fw->table)) return EVOLU_E_CAPACITY;
-    batch->rewind(batch->ctx);
-    while ((e = batch->next(batch->ctx, &ts, &change, &len)) == EVOLU_OK) {
-        e = open_change(fw, &ts, change, len, &v);
+    evolu_msg_sreader_rewind(rd);
+    while ((e = next_received(fw, &ts, &len)) == EVOLU_OK) {
+        e = open_change(fw, &ts, fw->change, len, &v);
         if (!e) e = fw_table_apply(&fw->table, &v, fw->text, sizeof fw->text);
         if (e) return e;
         fw->messages_applied++;
     }
+    if (e != EVOLU_E_DONE) return e;
     fw->clock = clk;
-    batch->rewind(batch->ctx);
-    return fw->stream_table.write_messages(fw->stream_table.ctx, batch);
+    evolu_store_batch batch = {fw, rd->n_messages, rb_rewind, rb_next};
+    evolu_stream_changes changes = {fw, rb_position, rb_put};
+    return evolu_stream_store_merge_source(&fw->store, &batch, &changes, NULL);
 }
 
 /* Boot: rebuild the table from the changes cached on the host. */
@@ -290,18 +330,14 @@ static void handle_incoming(evolu_fw *fw) {
     evolu_client_config cc = {fw->owner.id, &fw->table_store, fw->owner.write_key, 0,
                               FW_RX_MAX,    false,            fw->scratch,         FW_SCRATCH,
                               FW_REPLY_MAX};
-    /* The reply is not written here: a measuring writer (cap 0) makes the
-     * handler stop at EVOLU_E_BUFFER after building it, and the builder is
-     * then streamed to the link. */
-    evolu_writer w = evolu_writer_make(NULL, 0);
+    /* The message is read from its host blob through the window; the reply
+     * is left in the builder (reply NULL) and streamed to the link. */
+    evolu_source src;
+    fw_rx_source(fw, &src);
     evolu_client_outcome out;
     memset(&out, 0, sizeof out);
-    evolu_err e = evolu_client_handle(&cc, fw->rx, fw->rx_len, &fw->builder, &w, &out);
-    /* Only the final emit counts bytes into w: EVOLU_E_BUFFER with w.len > 0
-     * is "reply built", nothing else. */
-    if (e == EVOLU_E_BUFFER && w.len > 0 && !out.local_failure &&
-        out.status == EVOLU_CLIENT_RESPONSE)
-        e = EVOLU_OK;
+    evolu_err e = evolu_client_handle_source(&cc, &fw->rd, &src, fw->window, sizeof fw->window,
+                                             fw_write_source, fw, &fw->builder, NULL, &out);
     if (!e && out.status == EVOLU_CLIENT_RESPONSE) {
         e = send_built(fw);
     } else if (!e && out.status == EVOLU_CLIENT_CONVERGED) {
@@ -374,6 +410,11 @@ static void sync_round(evolu_fw *fw) {
 static evolu_err store_reading(evolu_fw *fw, const evolu_store_batch *batch,
                                uint64_t *inserted) {
     evolu_err e = EVOLU_OK;
+    /* The host assembles one blob at a time: let a message being received
+     * finish going into its blob, and drop new ones while the merge puts. */
+    uint32_t quiet = ticks(fw);
+    while (fw->rx_active && !fw->closed && ticks(fw) - quiet < FW_QUIET_MS) fw_pump(fw, 20);
+    fw->store_busy = true;
     for (unsigned attempt = 0; attempt < 4; attempt++) {
         if (attempt) {
             fw_line(fw, "retry store ");
@@ -392,6 +433,7 @@ static evolu_err store_reading(evolu_fw *fw, const evolu_store_batch *batch,
         e = evolu_stream_store_merge(&fw->store, batch, inserted);
         if (!e || fw->closed) break;
     }
+    fw->store_busy = false;
     return e;
 }
 
@@ -502,6 +544,8 @@ static void report_memory(evolu_fw *fw) {
     fw_addu(fw, s->bad_crc);
     fw_add(fw, " dropped_messages=");
     fw_addu(fw, fw->rx_dropped);
+    fw_add(fw, " largest_received=");
+    fw_addu(fw, fw->rx_largest);
     fw_emit(fw);
 }
 
@@ -567,8 +611,8 @@ int evolu_firmware_run(const evolu_device_port *dp) {
         return 1;
     }
     evolu_stream_store_table(&fw->store, &fw->stream_table);
+    /* the engine only reads it; received changes go through fw_write_source */
     fw->table_store = fw->stream_table;
-    fw->table_store.write_messages = fw_write_messages;
     if (fw->stream_table.ctx != (void *)&fw->store) {
         fw_line(fw, "error store table context");
         fw_emit(fw);

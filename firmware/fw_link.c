@@ -2,11 +2,16 @@
  * fw_link.c - the firmware's side of the link (evolu/link.h, docs/link.md)
  * over the board's byte stream: one endpoint, pumped from the app's loop.
  *
- *  - channel 0: protocol messages. An incoming one is assembled in fw->rx
- *    (bounded by FW_RX_MAX; a larger total is refused by the message layer
- *    with EVOLU_E_LIMIT before any byte is kept). While a message waits or is
- *    being handled, further messages are dropped and counted: the device is
- *    the RBSR initiator, so the relay only answers its requests one by one.
+ *  - channel 0: protocol messages. An incoming one (up to FW_RX_MAX, the
+ *    protocol's 1,000,000 bytes) is never held: each chunk is queued (at most
+ *    the link's credit, FW_RXQ chunks) and put into a host blob (BLOB_PUT,
+ *    key k_rx_key) without waiting; its credit is granted once it is put, so
+ *    the host never sends more than the queue holds. When all chunks are put
+ *    and acknowledged the message is ready and the handler reads it back
+ *    through fw_rx_source (BLOB_GET). While a message waits or is being
+ *    handled, or a merge is putting blobs (the host assembles one blob at a
+ *    time), further messages are dropped and counted: the device is the RBSR
+ *    initiator, so the relay only answers its requests one by one.
  *  - channel 1: the host store. One request at a time, answered by id; the
  *    stream store's evolu_stream_host is a thin blocking loop over it.
  *  - channel 2: the proxy's "relay up" (01) / "relay down" (00).
@@ -41,56 +46,178 @@ void fw_link_init(evolu_fw *fw) {
     fw->relay_up = true;   /* unknown until the proxy says otherwise */
 }
 
-static void on_protocol(evolu_fw *fw, const uint8_t *p, size_t n) {
-    bool begin = n >= 1 && p[0] == EVOLU_LINK_MSG_BEGIN;
-    if (fw->rx_busy || fw->rx_ready) {
-        if (begin) fw->rx_dropped++;
-        fw->rx_discard = true;
+/* The host blob that holds the message being received. The proxy keeps only
+ * 16-byte keys (timestamps); this one is the largest TimestampBytes, which an
+ * HLC never issues in practice (millis 2^48 - 1 is the year 10889). */
+static const uint8_t k_rx_key[EVOLU_TIMESTAMP_BYTES] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+#define RX_ID 0x8000u /* ids of the received message's puts: RX_ID | generation */
+
+static size_t piece(evolu_fw *fw, size_t overhead);
+
+/* Gives back the credit of every queued chunk and forgets the message (its
+ * blob on the host is replaced by the next one). */
+static void rx_abandon(evolu_fw *fw) {
+    if (fw->rxq_n) evolu_link_grant(&fw->link, (uint16_t)fw->rxq_n);
+    fw->rxq_n = 0;
+    fw->rxq_head = 0;
+    fw->rxq_done = 0;
+    fw->rx_active = false;
+    fw->rx_complete = false;
+}
+
+/* All chunks put and acknowledged: the message is ready (or lost). */
+static void rx_check_done(evolu_fw *fw) {
+    if (!fw->rx_active || !fw->rx_complete || fw->rxq_n || fw->rx_puts_pending) return;
+    fw->rx_active = false;
+    if (fw->rx_put_failed) {
+        fw_error(fw, "message", EVOLU_E_STORAGE);
+        if (fw->outstanding) fw->outstanding--; /* its answer is lost */
         return;
     }
+    fw->rx_len = fw->rx_total;
+    fw->rx_ready = true;
+    if (fw->rx_total > fw->rx_largest) fw->rx_largest = fw->rx_total;
+}
+
+/* Puts queued chunks into the host blob as far as the send window allows
+ * (never waits: it runs at the end of every pump, also inside a blocking
+ * store call, so it must not pump itself). */
+static void rx_drain(evolu_fw *fw) {
+    while (fw->rxq_n && fw->link.connected && evolu_link_send_room(&fw->link) > 0) {
+        unsigned i = fw->rxq_head;
+        size_t len = fw->rxq_len[i];
+        size_t k = len - fw->rxq_done;
+        if (k > piece(fw, 32)) k = piece(fw, 32);
+        evolu_link_store_msg req = {0};
+        req.op = EVOLU_LINK_ST_BLOB_PUT;
+        req.id = (uint16_t)(RX_ID | (fw->rx_gen & 0x7fffu));
+        req.key = k_rx_key;
+        req.key_len = EVOLU_TIMESTAMP_BYTES;
+        req.offset = (uint32_t)(fw->rxq_off[i] + fw->rxq_done);
+        req.size = fw->rx_total;
+        req.data = fw->rxq[i] + fw->rxq_done;
+        req.data_len = k;
+        size_t n = 0;
+        if (evolu_link_store_encode(&req, fw->rxpayload, sizeof fw->rxpayload, &n) != EVOLU_OK ||
+            evolu_link_send(&fw->link, EVOLU_LINK_CH_STORE, fw->rxpayload, n) != EVOLU_OK) {
+            fw->rx_put_failed = true;
+            k = len - fw->rxq_done; /* drop the chunk */
+        } else {
+            fw->rx_puts_pending++;
+        }
+        fw->rxq_done += k;
+        if (fw->rxq_done == len) {
+            fw->rxq_head = (fw->rxq_head + 1) % FW_RXQ;
+            fw->rxq_n--;
+            fw->rxq_done = 0;
+            evolu_link_grant(&fw->link, 1);
+        }
+    }
+    rx_check_done(fw);
+}
+
+/* A channel-0 payload. Returns true when the frame's credit is held (its
+ * chunk is queued until it is put into the host blob). */
+static bool on_protocol(evolu_fw *fw, const uint8_t *p, size_t n) {
+    bool begin = n >= 1 && p[0] == EVOLU_LINK_MSG_BEGIN;
+    if (fw->rx_busy || fw->rx_ready || fw->store_busy) {
+        if (begin) fw->rx_dropped++;
+        if (fw->rx_active) rx_abandon(fw);
+        fw->rx_discard = true;
+        return false;
+    }
     if (begin) {
+        if (fw->rx_active) rx_abandon(fw); /* the sender started over */
         evolu_link_msg_rx_init(&fw->mrx, FW_RX_MAX);
         fw->rx_discard = false;
     }
-    if (fw->rx_discard) return;
+    if (fw->rx_discard) return false;
     evolu_link_msg_part part;
     evolu_err e = evolu_link_msg_feed(&fw->mrx, p, n, &part);
     if (e) {
         fw_error(fw, "message", e);
+        rx_abandon(fw);
         fw->rx_discard = true;
         if (fw->outstanding) fw->outstanding--; /* its answer is lost */
-        return;
+        return false;
     }
     switch (part.kind) {
-    case EVOLU_LINK_MSG_DATA:
-        if (part.offset > FW_RX_MAX || part.n > FW_RX_MAX - part.offset) {
-            fw->rx_discard = true; /* cannot happen: max_total bounds it */
-            return;
-        }
-        memcpy(fw->rx + part.offset, part.data, part.n);
+    case EVOLU_LINK_MSG_STARTED:
+        fw->rx_active = true;
+        fw->rx_complete = false;
+        fw->rx_put_failed = false;
+        fw->rx_puts_pending = 0;
+        fw->rx_total = part.total;
+        fw->rx_gen++;
         break;
+    case EVOLU_LINK_MSG_DATA: {
+        if (fw->rxq_n >= FW_RXQ || part.n > EVOLU_LINK_MSG_CHUNK_MAX || part.n == 0) {
+            /* more than the credit allows: a host ignoring flow control */
+            fw_error(fw, "message", EVOLU_E_LIMIT);
+            rx_abandon(fw);
+            fw->rx_discard = true;
+            if (fw->outstanding) fw->outstanding--;
+            return false;
+        }
+        unsigned i = (fw->rxq_head + fw->rxq_n) % FW_RXQ;
+        memcpy(fw->rxq[i], part.data, part.n);
+        fw->rxq_len[i] = (uint16_t)part.n;
+        fw->rxq_off[i] = part.offset;
+        fw->rxq_n++;
+        return true;
+    }
     case EVOLU_LINK_MSG_COMPLETE:
-        fw->rx_len = part.total;
-        fw->rx_ready = true;
+        fw->rx_discard = true;
+        if (part.total == 0) { /* nothing to put: an empty message is invalid */
+            fw->rx_active = false;
+            fw_error(fw, "message", EVOLU_E_TRUNCATED);
+            if (fw->outstanding) fw->outstanding--;
+            break;
+        }
+        fw->rx_complete = true;
+        rx_check_done(fw);
+        break;
+    case EVOLU_LINK_MSG_ABORTED:
+        rx_abandon(fw);
         fw->rx_discard = true;
         break;
     default:
         break;
     }
+    return false;
 }
 
-static void on_data(evolu_fw *fw, const evolu_link_event *ev) {
+/* A channel-1 reply: to a put of the received message, or to call(). */
+static void on_store(evolu_fw *fw, const uint8_t *p, size_t n) {
+    evolu_link_store_msg rep;
+    if (evolu_link_store_decode(p, n, &rep) == EVOLU_OK && (rep.id & RX_ID)) {
+        if (fw->rx_active && rep.id == (uint16_t)(RX_ID | (fw->rx_gen & 0x7fffu)) &&
+            fw->rx_puts_pending) {
+            fw->rx_puts_pending--;
+            if (rep.op != (EVOLU_LINK_ST_BLOB_PUT | EVOLU_LINK_ST_REPLY) ||
+                rep.status != EVOLU_LINK_ST_OK)
+                fw->rx_put_failed = true;
+            rx_check_done(fw);
+        }
+        return; /* a late reply of an abandoned message: nothing to do */
+    }
+    if (n <= sizeof fw->reply) {
+        memcpy(fw->reply, p, n);
+        fw->reply_len = n;
+        fw->reply_ready = true;
+    }
+}
+
+/* Returns true when the frame's credit is held. */
+static bool on_data(evolu_fw *fw, const evolu_link_event *ev) {
     switch (ev->chan) {
     case EVOLU_LINK_CH_STORE:
-        if (ev->len <= sizeof fw->reply) {
-            memcpy(fw->reply, ev->payload, ev->len);
-            fw->reply_len = ev->len;
-            fw->reply_ready = true;
-        }
+        on_store(fw, ev->payload, ev->len);
         break;
     case EVOLU_LINK_CH_PROTOCOL:
-        on_protocol(fw, ev->payload, ev->len);
-        break;
+        return on_protocol(fw, ev->payload, ev->len);
     case EVOLU_LINK_CH_CONTROL:
         if (ev->len >= 1) {
             bool up = ev->payload[0] == 1;
@@ -105,6 +232,7 @@ static void on_data(evolu_fw *fw, const evolu_link_event *ev) {
     default:
         break; /* reserved channels: ignored */
     }
+    return false;
 }
 
 void fw_pump(evolu_fw *fw, uint32_t wait_ms) {
@@ -130,15 +258,21 @@ void fw_pump(evolu_fw *fw, uint32_t wait_ms) {
             fw->link_resets++;
             fw->reply_ready = false;
             fw->rx_discard = true;
+            /* the new session starts with fresh credit; the host dropped the
+             * unfinished blob */
+            fw->rxq_n = 0;
+            fw->rxq_head = 0;
+            fw->rxq_done = 0;
+            fw->rx_active = false;
             fw->outstanding = 0;
             fw_line(fw, "link up session=");
             fw_addu(fw, fw->link_resets);
             fw_emit(fw);
         } else if (ev.kind == EVOLU_LINK_EV_DATA) {
-            on_data(fw, &ev);
-            evolu_link_grant(&fw->link, 1);
+            if (!on_data(fw, &ev)) evolu_link_grant(&fw->link, 1);
         }
     }
+    rx_drain(fw);
     flush_out(fw);
 }
 
@@ -233,7 +367,8 @@ static evolu_err status_err(uint8_t status) {
 /* One request and its reply (rep's data points into fw->reply: copy it before
  * the next pump). */
 static evolu_err call(evolu_fw *fw, evolu_link_store_msg *req, evolu_link_store_msg *rep) {
-    req->id = ++fw->req_id;
+    fw->req_id = (uint16_t)((fw->req_id + 1u) & 0x7fffu); /* RX_ID set: received-message puts */
+    req->id = fw->req_id;
     size_t n = 0;
     evolu_err e = evolu_link_store_encode(req, fw->payload, sizeof fw->payload, &n);
     if (e) return EVOLU_E_STORAGE;
@@ -368,4 +503,15 @@ void fw_host_table(evolu_fw *fw, evolu_stream_host *out) {
     out->blob_put = h_blob_put;
     out->blob_size = h_blob_size;
     out->blob_read = h_blob_read;
+}
+
+static evolu_err rx_read(void *ctx, uint64_t off, uint8_t *buf, size_t n) {
+    if (n == 0) return EVOLU_OK;
+    return h_read(ctx, EVOLU_LINK_ST_BLOB_GET, k_rx_key, off, buf, n, NULL);
+}
+
+void fw_rx_source(evolu_fw *fw, evolu_source *out) {
+    out->ctx = fw;
+    out->len = fw->rx_len;
+    out->read = rx_read;
 }

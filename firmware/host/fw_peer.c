@@ -6,7 +6,7 @@
  * relay policy (evolu_relay_handle) over an in-memory index (channel 0).
  *
  *   evolu-fw-peer --listen PORT --store DIR [--timeout S]
- *                 [--mnemonic "<words>" --inject-after N]
+ *                 [--mnemonic "<words>" --inject-after N [--inject-bulk M]]
  *
  * Prints "device on tcp:127.0.0.1:PORT" first (PORT 0 picks one). With
  * --inject-after N, once the relay holds N messages it adds one change of the
@@ -72,6 +72,7 @@ typedef struct peer {
     /* injection */
     const char *mnemonic;
     long inject_after;
+    long inject_bulk; /* --inject-bulk N: N more changes of table "bulk" */
     bool injected;
     char injected_id[EVOLU_ID_CHARS + 1];
 } peer;
@@ -264,6 +265,30 @@ static void inject(peer *pr) {
         fprintf(stderr, "peer: inject failed\n");
         exit(1);
     }
+    /* A large answer: changes of a table the device does not show (it still
+     * decrypts, checks, indexes and caches each), ~300 bytes each, so the
+     * relay's Response to the device's next sync is up to 1,000,000 bytes. */
+    static uint8_t filler[200];
+    memset(filler, 'x', sizeof filler);
+    for (long i = 0; i < pr->inject_bulk; i++) {
+        evolu_timestamp bt = ts;
+        bt.counter = (uint16_t)(i % 65536);
+        bt.millis = ts.millis - 1000u - (uint64_t)(i / 65536);
+        uint8_t bid[16];
+        evolu_id_random(pr->port, bid);
+        evolu_column bcols[1] = {
+            {(const uint8_t *)"data", 4, evolu_value_text(filler, sizeof filler)},
+        };
+        evolu_dbchange bc = {(const uint8_t *)"bulk", 4, {0}, bcols, 1, true, -1};
+        memcpy(bc.id, bid, 16);
+        pr->port->random(pr->port->ctx, nonce, sizeof nonce);
+        evolu_writer bw = evolu_writer_make(enc, sizeof enc);
+        if (evolu_dbchange_encrypt(&bw, pr->port, owner.encryption_key, &bc, &bt, nonce) ||
+            evolu_mem_index_insert(pr->idx, &bt, enc, bw.len, NULL)) {
+            fprintf(stderr, "peer: bulk inject failed\n");
+            exit(1);
+        }
+    }
     evolu_id_to_string(id, pr->injected_id);
     pr->injected_id[EVOLU_ID_CHARS] = 0;
     pr->injected = true;
@@ -315,6 +340,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--mnemonic") && i + 1 < argc) pr.mnemonic = argv[++i];
         else if (!strcmp(argv[i], "--inject-after") && i + 1 < argc)
             pr.inject_after = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--inject-bulk") && i + 1 < argc)
+            pr.inject_bulk = atol(argv[++i]);
         else if (!strcmp(argv[i], "--drop-at-commit") && i + 1 < argc)
             pr.drop_at = atol(argv[++i]);
         else {

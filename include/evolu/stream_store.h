@@ -155,7 +155,10 @@ typedef struct evolu_stream_store {
     /* merge: the selected batch items */
     struct evolu_stream_sel {
         uint8_t ts[EVOLU_TIMESTAMP_BYTES];
-        const uint8_t *change;
+        union {
+            const uint8_t *change;
+            uint64_t ref; /* evolu_stream_store_merge_source: where it is */
+        };
         size_t len;
     } sel[EVOLU_STREAM_SELECT];
     evolu_stream_stats stats;
@@ -187,6 +190,27 @@ uint64_t evolu_stream_store_count(const evolu_stream_store *s);
  * store must be opened again if the error came after the host's commit. */
 evolu_err evolu_stream_store_merge(evolu_stream_store *s, const evolu_store_batch *batch,
                                    uint64_t *inserted);
+
+/* Changes of a batch that are not in memory (a received message the host
+ * keeps, read through an evolu_source): the batch's next() may hand out any
+ * change pointer (it is not read); right after each next(), position() says
+ * where that change is (e.g. its offset in the source), and a change the
+ * merge stores is handed to put(ctx, position, ts, len), which writes it as
+ * the blob of ts (host->blob_put, in pieces if it likes). */
+typedef struct evolu_stream_changes {
+    void *ctx;
+    uint64_t (*position)(void *ctx);
+    evolu_err (*put)(void *ctx, uint64_t position, const uint8_t ts[EVOLU_TIMESTAMP_BYTES],
+                     size_t len);
+} evolu_stream_changes;
+
+/* evolu_stream_store_merge for such a batch: the same generation, the same
+ * effects in the same order, but each new change's blob comes from
+ * changes->put instead of the batch's pointer. Only the 16 selected items'
+ * positions are kept, so the batch can be any size. */
+evolu_err evolu_stream_store_merge_source(evolu_stream_store *s, const evolu_store_batch *batch,
+                                          const evolu_stream_changes *changes,
+                                          uint64_t *inserted);
 
 #ifdef __cplusplus
 }

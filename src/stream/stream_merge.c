@@ -22,6 +22,7 @@
 typedef struct merge {
     evolu_stream_store *s;
     const evolu_store_batch *batch;
+    const evolu_stream_changes *changes; /* NULL: the batch's pointers */
     uint32_t out_chunk;
     unsigned out_n;
     uint64_t total, inserted, length;
@@ -92,7 +93,8 @@ static evolu_err select_next(merge *m) {
         unsigned keep = m->sel_n < EVOLU_STREAM_SELECT ? m->sel_n : EVOLU_STREAM_SELECT - 1;
         memmove(&s->sel[at + 1], &s->sel[at], (keep - at) * sizeof s->sel[0]);
         memcpy(s->sel[at].ts, ts, sizeof ts);
-        s->sel[at].change = change;
+        if (m->changes) s->sel[at].ref = m->changes->position(m->changes->ctx);
+        else s->sel[at].change = change;
         s->sel[at].len = len;
         if (m->sel_n < EVOLU_STREAM_SELECT) m->sel_n++;
     }
@@ -145,7 +147,8 @@ static evolu_err run(merge *m) {
         } else {
             uint8_t digest[32];
             port->sha256(port->ctx, digest, b->ts, EVOLU_TIMESTAMP_BYTES);
-            e = h->blob_put(h->ctx, b->ts, b->change, b->len);
+            if (m->changes) e = m->changes->put(m->changes->ctx, b->ref, b->ts, b->len);
+            else e = h->blob_put(h->ctx, b->ts, b->change, b->len);
             if (!e) e = emit(m, b->ts, digest);
             take_batch(m);
             m->inserted++;
@@ -200,8 +203,8 @@ static evolu_err batch_max(evolu_stream_store *s, const evolu_store_batch *b, ui
     }
 }
 
-evolu_err evolu_stream_store_merge(evolu_stream_store *s, const evolu_store_batch *batch,
-                                   uint64_t *inserted) {
+static evolu_err merge_batch(evolu_stream_store *s, const evolu_store_batch *batch,
+                             const evolu_stream_changes *changes, uint64_t *inserted) {
     if (inserted) *inserted = 0;
     if (!s->opened) return EVOLU_E_STATE;
     evolu_stream_trusted *t = s->cfg.trusted;
@@ -226,6 +229,7 @@ evolu_err evolu_stream_store_merge(evolu_stream_store *s, const evolu_store_batc
     memset(&m, 0, sizeof m);
     m.s = s;
     m.batch = batch;
+    m.changes = changes;
     m.new_seq = nt.issued;
     const evolu_stream_host *h = s->cfg.host;
     evolu_stream_reset_cursor_(s);
@@ -264,4 +268,19 @@ evolu_err evolu_stream_store_merge(evolu_stream_store *s, const evolu_store_batc
     evolu_stream_reset_cursor_(s);
     if (inserted) *inserted = m.inserted;
     return EVOLU_OK;
+}
+
+evolu_err evolu_stream_store_merge(evolu_stream_store *s, const evolu_store_batch *batch,
+                                   uint64_t *inserted) {
+    return merge_batch(s, batch, NULL, inserted);
+}
+
+evolu_err evolu_stream_store_merge_source(evolu_stream_store *s, const evolu_store_batch *batch,
+                                          const evolu_stream_changes *changes,
+                                          uint64_t *inserted) {
+    if (!changes || !changes->position || !changes->put) {
+        if (inserted) *inserted = 0;
+        return EVOLU_E_ARG;
+    }
+    return merge_batch(s, batch, changes, inserted);
 }
