@@ -351,6 +351,114 @@ static void test_syncs(void) {
     CHECK(as_relay.worst_excess2 <= RELAY_SLACK_CHUNKS);
 }
 
+/* --- the engine's copies in the arena under memory pressure ------------------------------ */
+
+/* Answers in (len bytes) as a relay over store with a builder arena of cap
+ * bytes into out; returns the reply's length, 0 if no reply. */
+static size_t relay_answer(const evolu_store *store, const uint8_t *in, size_t len, size_t cap,
+                           uint8_t *out, uint8_t *error_code) {
+    env e;
+    memset(&e, 0, sizeof e);
+    e.store = store;
+    evolu_relay_config rc;
+    memset(&rc, 0, sizeof rc);
+    rc.port = vec_port();
+    rc.ctx = &e;
+    rc.open_store = e_open;
+    rc.get_write_key = e_get;
+    rc.set_write_key = e_set;
+    evolu_msg_builder b;
+    evolu_msg_builder_init(&b, g_msgs, MSGS_CAP, g_ranges, RANGES_CAP, g_arena, cap);
+    evolu_writer w = evolu_writer_make(out, BUF_CAP);
+    evolu_relay_outcome ro;
+    if (evolu_relay_handle(&rc, in, len, &b, &w, &ro) != EVOLU_OK) return 0;
+    *error_code = ro.error_code;
+    return w.len;
+}
+
+/* The stream store's changes are carved from the reply builder's arena, and
+ * the engine keeps its copies of Timestamps ranges at the arena's top: over
+ * every arena size from roomy down to too small, the stream store as relay
+ * answers byte for byte what the in-memory index with the same set answers
+ * (whose changes take no arena), or refuses with SyncError because a change
+ * does not fit - never a different reply. */
+static void test_arena_pressure(void) {
+    const evolu_port *port = vec_port();
+    sdev *sd = sdev_new();
+    evolu_mem_index *ref, *cl;
+    if (evolu_mem_index_create(port, &ref) || evolu_mem_index_create(port, &cl)) exit(2);
+    gather *g = calloc(1, sizeof *g);
+    if (!g) abort();
+    for (unsigned i = 0; i < 3000; i++) {
+        evolu_timestamp t = ts_make(1700000000000ULL + rnd() % 100000 * 7, (uint16_t)(rnd() % 3),
+                                    (uint8_t)(1 + rnd() % 3));
+        size_t len = 1 + rnd() % 40;
+        if (evolu_mem_index_insert(ref, &t, CHANGE, len, NULL)) exit(2);
+        /* the client has a subset: its requests carry no messages, so the
+         * relay is not written and every answer starts from the same set */
+        if (rnd() % 100 < 30 && evolu_mem_index_insert(cl, &t, CHANGE, len, NULL)) exit(2);
+        g->ts[g->n] = t;
+        g->ch[g->n] = CHANGE;
+        g->len[g->n] = len;
+        g->n++;
+    }
+    evolu_store_array_batch arr;
+    evolu_store_batch b0;
+    evolu_store_batch_from_array(&b0, &arr, g->ts, g->ch, g->len, g->n);
+    if (evolu_stream_store_merge(&sd->s, &b0, NULL)) exit(2);
+    free(g);
+    evolu_store rs, cs;
+    evolu_mem_index_store(ref, &rs);
+    evolu_mem_index_store(cl, &cs);
+
+    /* request 1: the client's first; request 2: its answer to the reply */
+    static uint8_t req[2][BUF_CAP / 4], ans[BUF_CAP / 4];
+    size_t req_len[2];
+    evolu_msg_builder b;
+    evolu_msg_builder_init(&b, g_msgs, MSGS_CAP, g_ranges, RANGES_CAP, g_arena, sizeof g_arena);
+    evolu_rbsr r;
+    evolu_rbsr_init(&r, &cs, false, NULL, 0);
+    evolu_writer w = evolu_writer_make(req[0], sizeof req[0]);
+    CHECK(evolu_rbsr_sync_request(&r, &b, OWNER, 0) == EVOLU_OK &&
+          evolu_msg_builder_emit(&b, &w) == EVOLU_OK);
+    req_len[0] = w.len;
+    uint8_t code = 0xff;
+    size_t n = relay_answer(&rs, req[0], req_len[0], sizeof g_arena, g_buf, &code);
+    evolu_client_config cc;
+    memset(&cc, 0, sizeof cc);
+    cc.owner_id = OWNER;
+    cc.store = &cs;
+    cc.write_key = KEY;
+    evolu_msg_builder_init(&b, g_msgs, MSGS_CAP, g_ranges, RANGES_CAP, g_arena, sizeof g_arena);
+    w = evolu_writer_make(req[1], sizeof req[1]);
+    evolu_client_outcome co;
+    CHECK(n > 0 && code == 0 &&
+          evolu_client_handle(&cc, g_buf, n, &b, &w, &co) == EVOLU_OK &&
+          co.status == EVOLU_CLIENT_RESPONSE);
+    req_len[1] = w.len;
+
+    unsigned same = 0, refused = 0, other = 0, sizes = 0;
+    for (unsigned q = 0; q < 2; q++) {
+        size_t rn = relay_answer(&rs, req[q], req_len[q], sizeof g_arena, ans, &code);
+        CHECK(rn > 0 && code == 0);
+        for (size_t cap = 1u << 17; cap >= 64; cap = cap * 7 / 8) {
+            sizes++;
+            uint8_t sc = 0xff;
+            size_t sn = relay_answer(&sd->st, req[q], req_len[q], cap, g_buf2, &sc);
+            if (sn == rn && sc == 0 && memcmp(g_buf2, ans, rn) == 0) same++;
+            else if (sn > 0 && sc == 4) refused++;
+            else other++;
+        }
+    }
+    printf("arena pressure: %u answers of the stream store as relay with arenas from 128 KiB "
+           "down to 64 B: %u byte-identical to the in-memory index's, %u SyncError (a change "
+           "does not fit), %u other\n", sizes, same, refused, other);
+    CHECK(other == 0 && same > 0 && refused > 0);
+    evolu_mem_index_destroy(ref);
+    evolu_mem_index_destroy(cl);
+    sdev_free(sd);
+}
+
 /* --- the file-backed host ------------------------------------------------------------------- */
 
 static evolu_err file_save(void *ctx, const evolu_stream_trusted *t) {
@@ -448,6 +556,7 @@ static void test_file_host(void) {
 int main(void) {
     memset(CHANGE, 0xa5, sizeof CHANGE);
     test_syncs();
+    test_arena_pressure();
     test_file_host();
     return vec_finish();
 }
