@@ -87,6 +87,8 @@ typedef struct fw_cell {
 _Static_assert(FW_TEXT_MAX >= sizeof(double) && FW_TEXT_MAX <= 255, "FW_TEXT_MAX: 8..255");
 _Static_assert(FW_ARENA > FW_RANGES * EVOLU_RBSR_ARENA_PER_RANGE + 1024u,
                "FW_ARENA must hold the range records and a reply");
+_Static_assert(FW_CHANGE_MAX + 2u * FW_PLAIN_MAX <= FW_ARENA,
+               "the change buffers share the arena");
 
 enum { FW_COL_VALUE = 0, FW_COL_NOTE = 1, FW_COL_DELETED = 2, FW_NCOLS = 3 };
 
@@ -164,12 +166,24 @@ typedef struct evolu_fw {
     evolu_msg_builder builder;
     evolu_msg_entry msgs[FW_MSGS];
     evolu_range_entry ranges[FW_RANGES];
-    uint8_t arena[FW_ARENA];
+    /* Phase-shared (saves FW_CHANGE_MAX + 2 x FW_PLAIN_MAX): the builder's
+     * arena holds the changes of a reply while it is built and sent; the three
+     * buffers of one change serve encrypting a reading, decrypting a received
+     * or cached change and the table's column scratch. Never live together:
+     * a push references `change` and is sent before any reply is built; a
+     * received message's changes are applied (step 4) before its ranges are
+     * answered into the arena (step 8); boot reads a cached change into
+     * `change`, not the arena. */
+    union {
+        uint8_t arena[FW_ARENA];
+        struct {
+            uint8_t change[FW_CHANGE_MAX];
+            uint8_t plain[FW_PLAIN_MAX];
+            uint8_t text[FW_PLAIN_MAX];
+        };
+    };
     uint8_t scratch[FW_SCRATCH][EVOLU_TIMESTAMP_BYTES];
     uint8_t chunkbuf[EVOLU_LINK_MSG_CHUNK_MAX]; /* a sent message, one chunk at a time */
-    uint8_t plain[FW_PLAIN_MAX];
-    uint8_t text[FW_PLAIN_MAX];
-    uint8_t change[FW_CHANGE_MAX];
     uint32_t readings_written, messages_applied, syncs;
 
     fw_table table;

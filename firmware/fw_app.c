@@ -270,10 +270,12 @@ typedef struct {
     size_t used;
 } rebuild_ctx;
 
+/* A cached change is read into fw->change (it shares the idle arena with
+ * the decryption buffers); one that does not fit could not be decrypted. */
 static evolu_err bump_alloc(void *ctx, size_t n, uint8_t **out) {
     rebuild_ctx *r = ctx;
-    if (n > sizeof r->fw->arena - r->used) return EVOLU_E_CAPACITY;
-    *out = r->fw->arena + r->used; /* the builder's arena is idle at boot */
+    if (n > sizeof r->fw->change - r->used) return EVOLU_E_LIMIT;
+    *out = r->fw->change + r->used;
     r->used += n;
     return EVOLU_OK;
 }
