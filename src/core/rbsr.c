@@ -500,7 +500,10 @@ static bool peer_has(ts_walk *w, const uint8_t key[EVOLU_TIMESTAMP_BYTES],
     /* The peer's list is sorted by millis only: skip the smaller millis, then
      * scan the run of equal millis. */
     evolu_timestamp x;
+    /* Zeroed: a mark of an in-memory list sets only .mem, and gcc -O3 cannot
+     * see that peer_reset then reads only .mem (-Wmaybe-uninitialized). */
     peer_mark m;
+    memset(&m, 0, sizeof m);
     for (;;) {
         peer_mark_get(&w->peer, &m);
         if (peer_next(&w->peer, &x) != EVOLU_OK) {
