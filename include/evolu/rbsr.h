@@ -13,12 +13,15 @@
  * Freestanding and allocation-free. Storage is reached only through the
  * store table (evolu/store.h). The reply is assembled in a caller-provided
  * evolu_msg_builder (descriptor arrays + arena, see evolu/protocol.h): its
- * messages point at the changes the store hands out, and each Timestamps
- * range the engine adds reads its timestamps back from the store (by index)
- * through a small record carved from the builder's arena
- * (EVOLU_RBSR_ARENA_PER_RANGE bytes per Timestamps range, plus whatever the
- * store itself asks for). Hence: emit the reply before the store is written
- * again. The handlers below do that themselves.
+ * messages point at the changes the store hands out. Each Timestamps range
+ * the engine adds needs a small record carved from the builder's arena
+ * (EVOLU_RBSR_ARENA_PER_RANGE bytes per range, plus whatever the store itself
+ * asks for); its timestamps are read from the store once, as the range is
+ * walked, and copied to the arena (16 bytes each) when it has room - else
+ * they are read back from the store by index when the reply is measured and
+ * emitted, so a reply never gets less memory than it needs. Hence: emit the
+ * reply before the store is written again, and do not allocate from the
+ * arena between reconcile and emit. The handlers below do both.
  *
  * Answering a Timestamps range needs, for each of our timestamps, "does the
  * peer list it?" and finally "does the peer list anything we lack?". With
