@@ -25,32 +25,22 @@
 #include "evolu/evolu.h"
 #include "evolu/port_sodium.h"
 #include "evolu/protocol.h"
+#include "ws_common.h"
 
 #define TICK_US (100 * LWS_US_PER_MS)
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
-#define MAX_FDS 64
-
-typedef struct frame {
-    struct frame *next;
-    size_t len;
-    uint8_t buf[]; /* LWS_PRE + len */
-} frame;
 
 enum conn_state { C_IDLE, C_CONNECTING, C_OPEN, C_WAIT, C_STOPPED };
 
 typedef struct conn {
     struct evolu *ev;
     size_t index;
-    char *host, *path; /* path includes ?ownerId= */
-    int port;
-    bool tls;
+    evolu_ws_url url; /* path includes ?ownerId= */
     struct lws *wsi;
     evolu_session *session;
-    frame *q_head, *q_tail;
-    uint8_t *rx;
-    size_t rx_len, rx_cap;
-    bool rx_drop;
+    evolu_ws_queue q;
+    evolu_ws_rx rx;
     enum conn_state state;
     int64_t retry_at, last_rx, waiting_since;
     int backoff_ms;
@@ -72,8 +62,7 @@ struct evolu {
     size_t receive_max;
     int silence_ms;
     lws_sorted_usec_list_t tick;
-    struct pollfd fds[MAX_FDS];
-    size_t n_fds;
+    evolu_ws_fdset fds;
     volatile sig_atomic_t stop;
     evolu_status_fn on_status;
     void *status_ctx;
@@ -93,52 +82,13 @@ static void status(conn *c, evolu_status st, evolu_err e) {
 /* --- URL --------------------------------------------------------------------- */
 
 static evolu_err parse_url(conn *c, const char *url, const char *owner_id) {
-    const char *p = url;
-    if (!strncmp(p, "wss://", 6)) {
-        c->tls = true;
-        p += 6;
-        c->port = 443;
-    } else if (!strncmp(p, "ws://", 5)) {
-        p += 5;
-        c->port = 80;
-    } else {
-        return EVOLU_E_URL;
-    }
-    const char *host_end;
-    const char *h = p;
-    if (*p == '[') {
-        host_end = strchr(p, ']');
-        if (!host_end) return EVOLU_E_URL;
-        h = p + 1;
-        p = host_end + 1;
-    } else {
-        p += strcspn(p, ":/?#");
-        host_end = p;
-    }
-    if (host_end == h) return EVOLU_E_URL;
-    if (*p == ':') {
-        char *end;
-        long v = strtol(p + 1, &end, 10);
-        if (end == p + 1 || v <= 0 || v > 65535) return EVOLU_E_URL;
-        c->port = (int)v;
-        p = end;
-    }
-    if (*p && *p != '/' && *p != '?') return EVOLU_E_URL;
-    size_t hl = (size_t)(host_end - h);
-    c->host = malloc(hl + 1);
-    size_t pl = strlen(p);
-    c->path = malloc(pl + 40);
-    if (!c->host || !c->path) return EVOLU_E_NOMEM;
-    memcpy(c->host, h, hl);
-    c->host[hl] = 0;
-    char *o = c->path;
-    if (*p != '/') *o++ = '/';
-    memcpy(o, p, pl + 1);
-    char *hash = strchr(c->path, '#');
-    if (hash) *hash = 0;
-    if (!strstr(c->path, "ownerId=")) {
-        strcat(c->path, strchr(c->path, '?') ? "&ownerId=" : "?ownerId=");
-        strcat(c->path, owner_id);
+    /* room after the path for "&ownerId=" and the id */
+    evolu_err e = evolu_ws_url_parse(url, 38, &c->url);
+    if (e) return e;
+    char *path = c->url.path;
+    if (!strstr(path, "ownerId=")) {
+        strcat(path, strchr(path, '?') ? "&ownerId=" : "?ownerId=");
+        strcat(path, owner_id);
     }
     return EVOLU_OK;
 }
@@ -147,27 +97,10 @@ static evolu_err parse_url(conn *c, const char *url, const char *owner_id) {
 
 static evolu_err enqueue(conn *c, const uint8_t *bytes, size_t len) {
     if (len > EVOLU_PROTOCOL_MAX_SIZE) return EVOLU_E_LIMIT; /* never send more */
-    frame *f = malloc(sizeof *f + LWS_PRE + len);
-    if (!f) return EVOLU_E_NOMEM;
-    f->next = NULL;
-    f->len = len;
-    memcpy(f->buf + LWS_PRE, bytes, len);
-    if (c->q_tail)
-        c->q_tail->next = f;
-    else
-        c->q_head = f;
-    c->q_tail = f;
+    evolu_err e = evolu_ws_queue_push(&c->q, bytes, len);
+    if (e) return e;
     if (c->wsi) lws_callback_on_writable(c->wsi);
     return EVOLU_OK;
-}
-
-static void drop_queue(conn *c) {
-    while (c->q_head) {
-        frame *f = c->q_head;
-        c->q_head = f->next;
-        free(f);
-    }
-    c->q_tail = NULL;
 }
 
 /* --- connection lifecycle -------------------------------------------------------- */
@@ -181,24 +114,11 @@ static void schedule_retry(conn *c) {
 }
 
 static void start_connect(conn *c) {
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof ci);
-    ci.context = c->ev->ctx;
-    ci.address = c->host;
-    ci.port = c->port;
-    ci.path = c->path;
-    ci.host = c->host;
-    ci.origin = c->host;
-    ci.ssl_connection = c->tls ? LCCSCF_USE_SSL : 0;
-    ci.local_protocol_name = "evolu";
-    ci.opaque_user_data = c;
-    ci.pwsi = &c->wsi;
     c->state = C_CONNECTING;
-    c->rx_len = 0;
-    c->rx_drop = false;
+    evolu_ws_rx_reset(&c->rx);
     c->closing = false;
     status(c, EVOLU_STATUS_CONNECTING, EVOLU_OK);
-    if (!lws_client_connect_via_info(&ci)) {
+    if (!evolu_ws_connect(c->ev->ctx, &c->url, "evolu", c, &c->wsi)) {
         c->wsi = NULL;
         c->err = EVOLU_E_CONNECT;
         c->failed_attempts++;
@@ -219,8 +139,8 @@ static void handle_frame(conn *c) {
     evolu_session_result res;
     const uint8_t *out = NULL;
     size_t out_len = 0;
-    evolu_err e = evolu_session_receive(c->session, c->rx, c->rx_len, &res, &out, &out_len);
-    c->rx_len = 0;
+    evolu_err e = evolu_session_receive(c->session, c->rx.buf, c->rx.len, &res, &out, &out_len);
+    c->rx.len = 0;
     if (e) {
         c->err = e;
         c->sync_failed = e;
@@ -261,31 +181,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     evolu *ev = lctx ? lws_context_user(lctx) : NULL;
     conn *c = lws_get_opaque_user_data(wsi);
     switch (reason) {
-    case LWS_CALLBACK_ADD_POLL_FD: {
-        const struct lws_pollargs *pa = in;
-        if (ev && ev->n_fds < MAX_FDS) {
-            ev->fds[ev->n_fds].fd = pa->fd;
-            ev->fds[ev->n_fds].events = (short)pa->events;
-            ev->fds[ev->n_fds].revents = 0;
-            ev->n_fds++;
-        }
+    case LWS_CALLBACK_ADD_POLL_FD:
+    case LWS_CALLBACK_DEL_POLL_FD:
+    case LWS_CALLBACK_CHANGE_MODE_POLL_FD:
+        evolu_ws_fdset_update(ev ? &ev->fds : NULL, reason, in);
         break;
-    }
-    case LWS_CALLBACK_DEL_POLL_FD: {
-        const struct lws_pollargs *pa = in;
-        for (size_t i = 0; ev && i < ev->n_fds; i++)
-            if (ev->fds[i].fd == pa->fd) {
-                ev->fds[i] = ev->fds[--ev->n_fds];
-                break;
-            }
-        break;
-    }
-    case LWS_CALLBACK_CHANGE_MODE_POLL_FD: {
-        const struct lws_pollargs *pa = in;
-        for (size_t i = 0; ev && i < ev->n_fds; i++)
-            if (ev->fds[i].fd == pa->fd) ev->fds[i].events = (short)pa->events;
-        break;
-    }
     case LWS_CALLBACK_CLIENT_ESTABLISHED: {
         if (!c) break;
         c->state = C_OPEN;
@@ -307,45 +207,28 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLIENT_RECEIVE: {
         if (!c) break;
         c->last_rx = mono_ms();
-        if (!lws_frame_is_binary(wsi)) {
-            /* text frames carry nothing for us; skip the whole message */
-            c->rx_drop = true;
-        } else if (!c->rx_drop) {
-            if (c->rx_len + len > c->ev->receive_max) {
-                c->err = EVOLU_E_LIMIT;
-                c->closing = true;
-                lws_callback_on_writable(wsi);
-                c->rx_len = 0;
-                break;
-            }
-            if (c->rx_len + len > c->rx_cap) {
-                size_t cap = c->rx_cap ? c->rx_cap : 65536;
-                while (cap < c->rx_len + len) cap *= 2;
-                uint8_t *p = realloc(c->rx, cap);
-                if (!p) return -1;
-                c->rx = p;
-                c->rx_cap = cap;
-            }
-            memcpy(c->rx + c->rx_len, in, len);
-            c->rx_len += len;
-        }
-        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-            if (!c->rx_drop && c->state != C_STOPPED && !c->closing) handle_frame(c);
-            c->rx_len = 0;
-            c->rx_drop = false;
+        /* text frames carry nothing for us: the whole message is skipped */
+        switch (evolu_ws_rx_feed(&c->rx, wsi, in, len, c->ev->receive_max)) {
+        case EVOLU_WS_RX_MORE: break;
+        case EVOLU_WS_RX_TOO_BIG:
+            c->err = EVOLU_E_LIMIT;
+            c->closing = true;
+            lws_callback_on_writable(wsi);
+            c->rx.len = 0;
+            break;
+        case EVOLU_WS_RX_NOMEM: return -1;
+        case EVOLU_WS_RX_COMPLETE:
+            if (!c->rx.drop && c->state != C_STOPPED && !c->closing) handle_frame(c);
+            evolu_ws_rx_reset(&c->rx);
+            break;
         }
         break;
     }
     case LWS_CALLBACK_CLIENT_WRITEABLE: {
         if (!c) break;
-        if (c->q_head) {
-            frame *f = c->q_head;
-            int w = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_BINARY);
-            if (w < (int)f->len) return -1;
-            c->q_head = f->next;
-            if (!c->q_head) c->q_tail = NULL;
-            free(f);
-            if (c->q_head || c->closing) lws_callback_on_writable(wsi);
+        if (c->q.head) {
+            if (evolu_ws_queue_write_one(&c->q, wsi)) return -1;
+            if (c->q.head || c->closing) lws_callback_on_writable(wsi);
             break;
         }
         if (c->closing) {
@@ -359,7 +242,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!c) break;
         bool was_open = c->state == C_OPEN;
         c->wsi = NULL;
-        drop_queue(c);
+        evolu_ws_queue_clear(&c->q);
         evolu_session_disconnected(c->session);
         if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR) {
             c->failed_attempts++;
@@ -502,11 +385,10 @@ void evolu_close(evolu *ev) {
     }
     for (size_t i = 0; i < ev->n; i++) {
         conn *c = &ev->conns[i];
-        drop_queue(c);
+        evolu_ws_queue_clear(&c->q);
         evolu_session_destroy(c->session);
-        free(c->host);
-        free(c->path);
-        free(c->rx);
+        evolu_ws_url_free(&c->url);
+        evolu_ws_rx_free(&c->rx);
     }
     if (ev->port) evolu_owner_wipe(ev->port, &ev->owner);
     evolu_client_db_close(ev->db);
@@ -608,18 +490,7 @@ evolu_err evolu_delete(evolu *ev, const char *table, const char *id) {
 evolu_err evolu_connect(evolu *ev) {
     if (!ev) return EVOLU_E_ARG;
     if (!ev->ctx) {
-        lws_set_log_level(getenv("EVOLU_LWS_LOG") ? atoi(getenv("EVOLU_LWS_LOG")) : 0, NULL);
-        struct lws_context_creation_info info;
-        memset(&info, 0, sizeof info);
-        info.port = CONTEXT_PORT_NO_LISTEN;
-        info.protocols = k_protocols;
-        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-        info.user = ev;
-        info.gid = -1;
-        info.uid = -1;
-        info.client_ssl_ca_filepath =
-            ev->ca_file ? ev->ca_file : "/etc/ssl/certs/ca-certificates.crt";
-        ev->ctx = lws_create_context(&info);
+        ev->ctx = evolu_ws_context_create(k_protocols, ev, ev->ca_file);
         if (!ev->ctx) return EVOLU_E_CONNECT;
         lws_sul_schedule(ev->ctx, 0, &ev->tick, tick_cb, TICK_US);
     }
@@ -717,16 +588,13 @@ evolu_err evolu_run(evolu *ev, int timeout_ms) {
 
 size_t evolu_poll_fds(evolu *ev, struct pollfd *fds, size_t cap, int *timeout_ms) {
     if (!ev) return 0;
-    for (size_t i = 0; i < ev->n_fds && i < cap; i++) {
-        fds[i] = ev->fds[i];
-        fds[i].revents = 0;
-    }
+    evolu_ws_fdset_copy(&ev->fds, fds, cap);
     if (timeout_ms) {
         int t = 100; /* the housekeeping tick */
         if (ev->ctx) t = lws_service_adjust_timeout(ev->ctx, t, 0);
         *timeout_ms = t;
     }
-    return ev->n_fds;
+    return ev->fds.n;
 }
 
 evolu_err evolu_service(evolu *ev, struct pollfd *fds, size_t n) {

@@ -4,7 +4,9 @@
  * and cannot read (they are encrypted), so it needs binary messages in and
  * out and nothing of the client session. One lws context; the caller's
  * poll loop drives it through the external-poll callbacks, as ws_client.c
- * does, so the device's descriptors and the relay's share one poll().
+ * does, so the device's descriptors and the relay's share one poll(). The
+ * lws plumbing both use (poll table, URL, reassembly, send queue) is in
+ * ws_common.c.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <libwebsockets.h>
@@ -14,62 +16,39 @@
 #include <string.h>
 
 #include "proxy_internal.h"
+#include "ws_common.h"
 
-#define PIPE_MAX_FDS 64
 #define PIPE_MAX_CONNS 64
-
-typedef struct pframe {
-    struct pframe *next;
-    size_t len;
-    uint8_t buf[]; /* LWS_PRE + len */
-} pframe;
 
 enum { P_IDLE, P_CONNECTING, P_OPEN };
 
 struct evolu_ws_pipe_conn {
     evolu_ws_pipe *p;
     void *user;
-    char *host, *path;
-    int port;
-    bool tls;
+    evolu_ws_url url;
     struct lws *wsi;
     int state;
     bool paused, dropping;
-    pframe *q_head, *q_tail;
-    size_t queued;
-    uint8_t *rx;
-    size_t rx_len, rx_cap;
-    bool rx_drop;
+    evolu_ws_queue q;
+    evolu_ws_rx rx;
 };
 
 struct evolu_ws_pipe {
     evolu_ws_pipe_handler h;
     size_t max_message;
     struct lws_context *ctx;
-    struct pollfd fds[PIPE_MAX_FDS];
-    size_t n_fds;
+    evolu_ws_fdset fds;
     evolu_ws_pipe_conn *conns[PIPE_MAX_CONNS];
     size_t n_conns;
 };
-
-static void drop_queue(evolu_ws_pipe_conn *c) {
-    while (c->q_head) {
-        pframe *f = c->q_head;
-        c->q_head = f->next;
-        free(f);
-    }
-    c->q_tail = NULL;
-    c->queued = 0;
-}
 
 static void closed(evolu_ws_pipe_conn *c, const char *why) {
     if (c->state == P_IDLE) return;
     bool was_open = c->state == P_OPEN;
     c->state = P_IDLE;
     c->wsi = NULL;
-    c->rx_len = 0;
-    c->rx_drop = false;
-    drop_queue(c);
+    evolu_ws_rx_reset(&c->rx);
+    evolu_ws_queue_clear(&c->q);
     if (c->p->h.on_close) c->p->h.on_close(c->p->h.ctx, c, was_open, why ? why : "");
 }
 
@@ -80,71 +59,35 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     evolu_ws_pipe *p = lctx ? lws_context_user(lctx) : NULL;
     evolu_ws_pipe_conn *c = lws_get_opaque_user_data(wsi);
     switch (reason) {
-    case LWS_CALLBACK_ADD_POLL_FD: {
-        const struct lws_pollargs *pa = in;
-        if (p && p->n_fds < PIPE_MAX_FDS) {
-            p->fds[p->n_fds].fd = pa->fd;
-            p->fds[p->n_fds].events = (short)pa->events;
-            p->fds[p->n_fds].revents = 0;
-            p->n_fds++;
-        }
+    case LWS_CALLBACK_ADD_POLL_FD:
+    case LWS_CALLBACK_DEL_POLL_FD:
+    case LWS_CALLBACK_CHANGE_MODE_POLL_FD:
+        evolu_ws_fdset_update(p ? &p->fds : NULL, reason, in);
         break;
-    }
-    case LWS_CALLBACK_DEL_POLL_FD: {
-        const struct lws_pollargs *pa = in;
-        for (size_t i = 0; p && i < p->n_fds; i++)
-            if (p->fds[i].fd == pa->fd) {
-                p->fds[i] = p->fds[--p->n_fds];
-                break;
-            }
-        break;
-    }
-    case LWS_CALLBACK_CHANGE_MODE_POLL_FD: {
-        const struct lws_pollargs *pa = in;
-        for (size_t i = 0; p && i < p->n_fds; i++)
-            if (p->fds[i].fd == pa->fd) p->fds[i].events = (short)pa->events;
-        break;
-    }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (!c) break;
         c->state = P_OPEN;
         if (c->paused) lws_rx_flow_control(wsi, 0);
         if (c->p->h.on_open) c->p->h.on_open(c->p->h.ctx, c);
-        if (c->q_head) lws_callback_on_writable(wsi);
+        if (c->q.head) lws_callback_on_writable(wsi);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (!c || c->dropping) break;
-        if (!lws_frame_is_binary(wsi)) {
-            c->rx_drop = true;
-        } else if (!c->rx_drop) {
-            if (c->rx_len + len > c->p->max_message) {
-                c->rx_drop = true;
-                c->dropping = true;
-                lws_callback_on_writable(wsi);
-                break;
-            }
-            if (c->rx_len + len > c->rx_cap) {
-                size_t cap = c->rx_cap ? c->rx_cap : 65536;
-                while (cap < c->rx_len + len) cap *= 2;
-                uint8_t *np = realloc(c->rx, cap);
-                if (!np) return -1;
-                c->rx = np;
-                c->rx_cap = cap;
-            }
-            memcpy(c->rx + c->rx_len, in, len);
-            c->rx_len += len;
-        }
-        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-            if (!c->rx_drop && c->p->h.on_message)
-                c->p->h.on_message(c->p->h.ctx, c, c->rx, c->rx_len);
-            c->rx_len = 0;
-            c->rx_drop = false;
+        switch (evolu_ws_rx_feed(&c->rx, wsi, in, len, c->p->max_message)) {
+        case EVOLU_WS_RX_MORE: break;
+        case EVOLU_WS_RX_TOO_BIG:
+            c->rx.drop = true;
+            c->dropping = true;
+            lws_callback_on_writable(wsi);
+            break;
+        case EVOLU_WS_RX_NOMEM: return -1;
+        case EVOLU_WS_RX_COMPLETE:
+            if (!c->rx.drop && c->p->h.on_message)
+                c->p->h.on_message(c->p->h.ctx, c, c->rx.buf, c->rx.len);
+            evolu_ws_rx_reset(&c->rx);
             /* a big buffer is not kept between messages: bounded memory */
-            if (c->rx_cap > 65536) {
-                free(c->rx);
-                c->rx = NULL;
-                c->rx_cap = 0;
-            }
+            if (c->rx.cap > 65536) evolu_ws_rx_free(&c->rx);
+            break;
         }
         break;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
@@ -153,15 +96,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
             return -1;
         }
-        if (c->q_head) {
-            pframe *f = c->q_head;
-            int w = lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_BINARY);
-            if (w < (int)f->len) return -1;
-            c->q_head = f->next;
-            if (!c->q_head) c->q_tail = NULL;
-            c->queued -= f->len;
-            free(f);
-            if (c->q_head) lws_callback_on_writable(wsi);
+        if (c->q.head) {
+            if (evolu_ws_queue_write_one(&c->q, wsi)) return -1;
+            if (c->q.head) lws_callback_on_writable(wsi);
         }
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -187,17 +124,7 @@ evolu_err evolu_ws_pipe_create(const evolu_ws_pipe_handler *h, size_t max_messag
     if (!p) return EVOLU_E_NOMEM;
     p->h = *h;
     p->max_message = max_message;
-    lws_set_log_level(getenv("EVOLU_LWS_LOG") ? atoi(getenv("EVOLU_LWS_LOG")) : 0, NULL);
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = k_protocols;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    info.user = p;
-    info.gid = -1;
-    info.uid = -1;
-    info.client_ssl_ca_filepath = "/etc/ssl/certs/ca-certificates.crt";
-    p->ctx = lws_create_context(&info);
+    p->ctx = evolu_ws_context_create(k_protocols, p, NULL);
     if (!p->ctx) {
         free(p);
         return EVOLU_E_CONNECT;
@@ -212,57 +139,12 @@ void evolu_ws_pipe_destroy(evolu_ws_pipe *p) {
     lws_context_destroy(p->ctx);
     for (size_t i = 0; i < p->n_conns; i++) {
         evolu_ws_pipe_conn *c = p->conns[i];
-        drop_queue(c);
-        free(c->host);
-        free(c->path);
-        free(c->rx);
+        evolu_ws_queue_clear(&c->q);
+        evolu_ws_url_free(&c->url);
+        evolu_ws_rx_free(&c->rx);
         free(c);
     }
     free(p);
-}
-
-static evolu_err parse_url(evolu_ws_pipe_conn *c, const char *url) {
-    const char *s = url;
-    if (!strncmp(s, "wss://", 6)) {
-        c->tls = true;
-        c->port = 443;
-        s += 6;
-    } else if (!strncmp(s, "ws://", 5)) {
-        c->port = 80;
-        s += 5;
-    } else {
-        return EVOLU_E_URL;
-    }
-    const char *h = s, *host_end;
-    if (*s == '[') {
-        host_end = strchr(s, ']');
-        if (!host_end) return EVOLU_E_URL;
-        h = s + 1;
-        s = host_end + 1;
-    } else {
-        s += strcspn(s, ":/?#");
-        host_end = s;
-    }
-    if (host_end == h) return EVOLU_E_URL;
-    if (*s == ':') {
-        char *end;
-        long v = strtol(s + 1, &end, 10);
-        if (end == s + 1 || v <= 0 || v > 65535) return EVOLU_E_URL;
-        c->port = (int)v;
-        s = end;
-    }
-    if (*s && *s != '/' && *s != '?') return EVOLU_E_URL;
-    size_t hl = (size_t)(host_end - h), pl = strcspn(s, "#");
-    c->host = malloc(hl + 1);
-    c->path = malloc(pl + 2);
-    if (!c->host || !c->path) return EVOLU_E_NOMEM;
-    memcpy(c->host, h, hl);
-    c->host[hl] = 0;
-    char *o = c->path;
-    if (*s != '/') *o++ = '/';
-    memcpy(o, s, pl);
-    o[pl] = 0;
-    return EVOLU_OK;
 }
 
 evolu_err evolu_ws_pipe_conn_new(evolu_ws_pipe *p, const char *url, void *user,
@@ -273,10 +155,8 @@ evolu_err evolu_ws_pipe_conn_new(evolu_ws_pipe *p, const char *url, void *user,
     if (!c) return EVOLU_E_NOMEM;
     c->p = p;
     c->user = user;
-    evolu_err e = parse_url(c, url);
+    evolu_err e = evolu_ws_url_parse(url, 0, &c->url);
     if (e) {
-        free(c->host);
-        free(c->path);
         free(c);
         return e;
     }
@@ -288,27 +168,14 @@ evolu_err evolu_ws_pipe_conn_new(evolu_ws_pipe *p, const char *url, void *user,
 void *evolu_ws_pipe_user(const evolu_ws_pipe_conn *c) { return c->user; }
 bool evolu_ws_pipe_is_open(const evolu_ws_pipe_conn *c) { return c->state == P_OPEN; }
 bool evolu_ws_pipe_is_idle(const evolu_ws_pipe_conn *c) { return c->state == P_IDLE; }
-size_t evolu_ws_pipe_queued(const evolu_ws_pipe_conn *c) { return c->queued; }
+size_t evolu_ws_pipe_queued(const evolu_ws_pipe_conn *c) { return c->q.bytes; }
 
 evolu_err evolu_ws_pipe_connect(evolu_ws_pipe_conn *c) {
     if (c->state != P_IDLE) return EVOLU_E_STATE;
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof ci);
-    ci.context = c->p->ctx;
-    ci.address = c->host;
-    ci.port = c->port;
-    ci.path = c->path;
-    ci.host = c->host;
-    ci.origin = c->host;
-    ci.ssl_connection = c->tls ? LCCSCF_USE_SSL : 0;
-    ci.local_protocol_name = "evolu-proxy";
-    ci.opaque_user_data = c;
-    ci.pwsi = &c->wsi;
     c->state = P_CONNECTING;
     c->dropping = false;
-    c->rx_len = 0;
-    c->rx_drop = false;
-    if (!lws_client_connect_via_info(&ci)) {
+    evolu_ws_rx_reset(&c->rx);
+    if (!evolu_ws_connect(c->p->ctx, &c->url, "evolu-proxy", c, &c->wsi)) {
         /* the error callback may already have run (then state is idle) */
         if (c->state != P_IDLE) closed(c, "cannot start the connection");
         c->wsi = NULL;
@@ -318,15 +185,8 @@ evolu_err evolu_ws_pipe_connect(evolu_ws_pipe_conn *c) {
 
 evolu_err evolu_ws_pipe_send(evolu_ws_pipe_conn *c, const uint8_t *bytes, size_t n) {
     if (c->state != P_OPEN || !c->wsi) return EVOLU_E_STATE;
-    pframe *f = malloc(sizeof *f + LWS_PRE + n);
-    if (!f) return EVOLU_E_NOMEM;
-    f->next = NULL;
-    f->len = n;
-    memcpy(f->buf + LWS_PRE, bytes, n);
-    if (c->q_tail) c->q_tail->next = f;
-    else c->q_head = f;
-    c->q_tail = f;
-    c->queued += n;
+    evolu_err e = evolu_ws_queue_push(&c->q, bytes, n);
+    if (e) return e;
     lws_callback_on_writable(c->wsi);
     return EVOLU_OK;
 }
@@ -345,11 +205,7 @@ void evolu_ws_pipe_drop(evolu_ws_pipe_conn *c) {
 }
 
 size_t evolu_ws_pipe_fds(evolu_ws_pipe *p, struct pollfd *fds, size_t cap, int *timeout_ms) {
-    size_t n = 0;
-    for (; n < p->n_fds && n < cap; n++) {
-        fds[n] = p->fds[n];
-        fds[n].revents = 0;
-    }
+    size_t n = evolu_ws_fdset_copy(&p->fds, fds, cap);
     if (timeout_ms) *timeout_ms = lws_service_adjust_timeout(p->ctx, *timeout_ms, 0);
     return n;
 }
