@@ -28,8 +28,9 @@ LIBC_LEAF = 64  # bytes: newlib's memcpy/memset/memcmp/strlen and libgcc helpers
 EXC_FRAME = 104  # an exception stacked with the FP context (26 words)
 # Recursions the core bounds by a constant: (object, function) -> (macro, header).
 # The function's frame is counted that many times. Any other recursion is an error.
+# Paths are relative to the source root (--root), as -fstack-usage names them.
 RECURSION_BOUNDS = {
-    ("json_decode.c.ci", "/work/main/src/core/json_decode.c:run"):
+    ("json_decode.c.ci", "{root}/src/core/json_decode.c:run"):
         ("EVOLU_JSON_MAX_SLOW_MAPS", "src/core/json_internal.h"),
 }
 PORT_ENTRIES = ["aead_encrypt", "aead_decrypt", "sha256", "hmac_sha512", "random_buf",
@@ -125,7 +126,7 @@ def macro_value(name, header):
 
 bounded = {}
 for (f, fn), (macro, header) in RECURSION_BOUNDS.items():
-    key = (f, fn.replace("/work/main", a.root))
+    key = (f, fn.replace("{root}", a.root))
     v = macro_value(macro, header)
     if key in frames and v:
         bounded[key] = (macro, v + 1)
