@@ -176,13 +176,18 @@ static bool walk(const evolu_mem_index *x, uint32_t t, uint64_t offset, uint64_t
 static bool reserve(evolu_mem_index *x, size_t more_nodes, size_t more_bytes) {
     if (more_nodes > UINT32_MAX - x->n_nodes) return false;
     if (x->n_nodes + more_nodes > x->cap_nodes) {
-        size_t cap = x->cap_nodes ? x->cap_nodes : 64;
-        while (cap < x->n_nodes + more_nodes) cap *= 2;
-        if (cap > (size_t)UINT32_MAX + 1u) cap = (size_t)UINT32_MAX + 1u;
-        node *n = realloc(x->nodes, cap * sizeof *n);
+        /* Node ids are 32-bit: at most 2^32 nodes. Computed in 64 bits, since
+         * on a 32-bit target (size_t)UINT32_MAX + 1 is 0 and would clamp every
+         * capacity to nothing. */
+        const uint64_t max_nodes = (uint64_t)UINT32_MAX + 1u;
+        uint64_t cap = x->cap_nodes ? x->cap_nodes : 64;
+        while (cap < (uint64_t)x->n_nodes + more_nodes) cap *= 2;
+        if (cap > max_nodes) cap = max_nodes;
+        if (cap > SIZE_MAX / sizeof(node)) return false;
+        node *n = realloc(x->nodes, (size_t)cap * sizeof *n);
         if (!n) return false;
         x->nodes = n;
-        x->cap_nodes = cap;
+        x->cap_nodes = (size_t)cap;
     }
     if (more_bytes > SIZE_MAX - x->n_bytes) return false;
     if (x->n_bytes + more_bytes > x->cap_bytes) {

@@ -4,10 +4,10 @@
  * relay transcript byte for byte, driving our initiator and our non-initiator
  * over two in-memory indexes: for 8.11.0 and for 8.0.0-next.5 (with the
  * bug-compatible splitRange on both sides), each once with scratch memory for
- * the peer's Timestamps lists and once streaming without it. Everything runs
- * twice: over the in-memory index and over the SQLite index
- * (evolu/sqlite_index.h, an in-memory database per store), which must give
- * the same bytes.
+ * the peer's Timestamps lists and once streaming without it, over the
+ * in-memory index (also on the device, under QEMU). test_vec_storage_and_sync_sqlite.c
+ * runs it all again over the SQLite index (evolu/sqlite_index.h, an
+ * in-memory database per store), which must give the same bytes.
  *
  * Also the one protocol_messages.json vector that needs these items:
  * relay_responses.relay_has_5_client_empty, answered by our relay over a
@@ -19,14 +19,24 @@
 #include "evolu/mem_index.h"
 #include "evolu/protocol.h"
 #include "evolu/rbsr.h"
-#include "evolu/sqlite_index.h"
 #include "evolu/store.h"
 #include "vec.h"
+
+static _Noreturn void die(const char *why) {
+    fprintf(stderr, "test_vec_storage_and_sync: %s\n", why);
+    exit(2);
+}
 
 #define MAX_ITEMS 600
 #define MSGS_CAP 2048
 #define RANGES_CAP 8192
+#ifdef EVOLU_DEVICE
+/* The test board has 4 MiB of RAM; the largest message of these transcripts
+ * is 16,435 bytes, so a quarter megabyte per reply buffer is plenty. */
+#define REPLY_CAP (256u * 1000u)
+#else
 #define REPLY_CAP (2u * 1000u * 1000u)
+#endif
 #define SCRATCH_CAP 4096
 
 static evolu_timestamp g_ts[MAX_ITEMS];
@@ -59,11 +69,20 @@ static void load_items(const cJSON *root) {
 }
 
 /* A store under test: the in-memory index, or the SQLite index over an
- * in-memory database (g_sqlite picks which). */
-static bool g_sqlite;
+ * in-memory database (g_sqlite says which). This program runs the engine
+ * over the in-memory index - on the host and on the device (it needs only
+ * malloc); test_vec_storage_and_sync_sqlite.c includes this file to run the
+ * same transcripts over the SQLite index (host only). */
+#ifdef EVOLU_SYNC_VECTORS_SQLITE
+static const bool g_sqlite = true;
+#else
+static const bool g_sqlite = false;
+#endif
 typedef struct tstore {
     evolu_mem_index *mem;
+#ifdef EVOLU_SYNC_VECTORS_SQLITE
     evolu_sqlite_index *sql;
+#endif
     evolu_store s;
 } tstore;
 
@@ -72,21 +91,27 @@ static void insert_item(tstore *t, size_t i) {
     evolu_store_batch b;
     const uint8_t *ch = g_change[i];
     evolu_store_batch_from_array(&b, &a, &g_ts[i], &ch, &g_len[i], 1);
-    if (i >= g_items || t->s.write_messages(t->s.ctx, &b)) exit(2);
+    if (i >= g_items) die("an item index beyond the items");
+    evolu_err e = t->s.write_messages(t->s.ctx, &b);
+    if (e) {
+        fprintf(stderr, "test_vec_storage_and_sync: item %lu: %s\n", (unsigned long)i,
+                evolu_strerror(e));
+        exit(2);
+    }
 }
 
 /* A store holding the items listed in indices, or else items 0 .. count-1. */
 static void index_of(tstore *t, const cJSON *indices, size_t count) {
     memset(t, 0, sizeof *t);
-    if (g_sqlite) {
-        static const uint8_t owner[16] = {1};
-        if (evolu_sqlite_index_open_path(vec_port(), ":memory:", &t->sql) ||
-            evolu_sqlite_index_store(t->sql, owner, &t->s))
-            exit(2);
-    } else {
-        if (evolu_mem_index_create(vec_port(), &t->mem)) exit(2);
-        evolu_mem_index_store(t->mem, &t->s);
-    }
+#ifdef EVOLU_SYNC_VECTORS_SQLITE
+    static const uint8_t owner[16] = {1};
+    if (evolu_sqlite_index_open_path(vec_port(), ":memory:", &t->sql) ||
+        evolu_sqlite_index_store(t->sql, owner, &t->s))
+        die("cannot open the SQLite index");
+#else
+    if (evolu_mem_index_create(vec_port(), &t->mem)) die("cannot create the in-memory index");
+    evolu_mem_index_store(t->mem, &t->s);
+#endif
     if (indices) {
         const cJSON *x;
         cJSON_ArrayForEach(x, indices) insert_item(t, (size_t)x->valuedouble);
@@ -97,13 +122,15 @@ static void index_of(tstore *t, const cJSON *indices, size_t count) {
 
 static uint64_t tstore_size(tstore *t) {
     uint64_t n = 0;
-    if (t->s.size(t->s.ctx, &n)) exit(2);
+    if (t->s.size(t->s.ctx, &n)) die("store size failed");
     return n;
 }
 
 static void tstore_close(tstore *t) {
     evolu_mem_index_destroy(t->mem);
+#ifdef EVOLU_SYNC_VECTORS_SQLITE
     evolu_sqlite_index_close(t->sql);
+#endif
 }
 
 static const char *backend(void) { return g_sqlite ? "sqlite" : "mem"; }
@@ -129,7 +156,7 @@ static void owner_from_vectors(const cJSON *root) {
     uint8_t *m = vec_unhex_alloc(vec_str(f0, "syncMessage"), &n);
     evolu_reader r = evolu_reader_make(m, n);
     evolu_header h;
-    if (evolu_header_decode(&r, &h)) exit(2);
+    if (evolu_header_decode(&r, &h)) die("cannot decode a header");
     memcpy(g_owner, h.owner_id, 16);
     free(m);
     const cJSON *t;
@@ -371,17 +398,17 @@ static cJSON *load_json(const char *file) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", EVOLU_VECTORS_DIR, file);
     FILE *f = fopen(path, "rb");
-    if (!f) exit(2);
+    if (!f) die("cannot open protocol_messages.json");
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
     char *buf = malloc((size_t)n + 1);
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) exit(2);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) die("cannot read protocol_messages.json");
     buf[n] = 0;
     fclose(f);
     cJSON *j = cJSON_Parse(buf);
     free(buf);
-    if (!j) exit(2);
+    if (!j) die("protocol_messages.json: not valid JSON or out of memory");
     return j;
 }
 
@@ -421,13 +448,10 @@ int main(void) {
     load_items(root);
     owner_from_vectors(root);
     uint8_t *a = malloc(REPLY_CAP), *b = malloc(REPLY_CAP);
-    if (!a || !b) return 2;
-    for (int k = 0; k < 2; k++) {
-        g_sqlite = k == 1;
-        fingerprints(root, a);
-        transcripts(root, a, b);
-        relay_has_5(a);
-    }
+    if (!a || !b) die("out of memory for the reply buffers");
+    fingerprints(root, a);
+    transcripts(root, a, b);
+    relay_has_5(a);
     free(a);
     free(b);
     for (size_t i = 0; i < g_items; i++) free(g_change[i]);
