@@ -126,6 +126,56 @@ evolu_err evolu_relay_handle(const evolu_relay_config *cfg, const uint8_t *in, s
 
 /* --- client ------------------------------------------------------------------------------ */
 
+/* Steps 1-3 of applyProtocolMessageAsClient, shared by both readers: the
+ * result of opening the message (version), its owner, type and error code. */
+static evolu_err client_check_header(const evolu_client_config *cfg, evolu_err open_err,
+                                     const evolu_header *hdr, evolu_client_outcome *out) {
+    /* 1: version. */
+    if (open_err == EVOLU_E_VERSION) {
+        out->version = hdr->version;
+        out->initiator_obsolete = EVOLU_PROTOCOL_VERSION < hdr->version;
+        return open_err;
+    }
+    if (open_err) return open_err;
+    if (memcmp(hdr->owner_id, cfg->owner_id, EVOLU_OWNER_ID_BYTES) != 0) return EVOLU_E_OWNER;
+    /* 2-3: type and error code. */
+    if (hdr->type != EVOLU_MESSAGE_RESPONSE && hdr->type != EVOLU_MESSAGE_BROADCAST)
+        return EVOLU_E_MESSAGE_TYPE;
+    if (hdr->type == EVOLU_MESSAGE_RESPONSE && hdr->error_code != EVOLU_ERROR_CODE_NONE)
+        return evolu_error_code_to_err(hdr->error_code);
+    return EVOLU_OK;
+}
+
+/* Steps 5-7, after the messages were applied: true when the exchange ends
+ * here (a Broadcast, a read-only owner, or no ranges), with out->status set. */
+static bool client_ends(const evolu_client_config *cfg, uint8_t type, uint64_t n_ranges,
+                        evolu_client_outcome *out) {
+    if (type == EVOLU_MESSAGE_BROADCAST)
+        out->status = EVOLU_CLIENT_BROADCAST;
+    else if (!cfg->write_key)
+        out->status = EVOLU_CLIENT_READONLY;
+    else if (n_ranges == 0)
+        out->status = EVOLU_CLIENT_CONVERGED;
+    else
+        return false;
+    return true;
+}
+
+/* Step 8's end: the reconciled Request written to reply. */
+static evolu_err client_emit(evolu_msg_builder *b, evolu_writer *reply,
+                             evolu_client_outcome *out) {
+    out->status = EVOLU_CLIENT_RESPONSE;
+    reply->len = 0;
+    reply->err = EVOLU_OK;
+    evolu_err e = evolu_msg_builder_emit(b, reply);
+    if (e && e != EVOLU_E_BUFFER) {
+        out->local_failure = true;
+        out->cause = e;
+        return EVOLU_E_SYNC;
+    }
+    return e;
+}
+
 evolu_err evolu_client_handle(const evolu_client_config *cfg, const uint8_t *in, size_t len,
                               evolu_msg_builder *b, evolu_writer *reply,
                               evolu_client_outcome *out) {
@@ -133,21 +183,8 @@ evolu_err evolu_client_handle(const evolu_client_config *cfg, const uint8_t *in,
     size_t max = cfg->input_max ? cfg->input_max : EVOLU_PROTOCOL_MAX_SIZE_MAX;
     evolu_msg_reader msg;
     evolu_err e = evolu_msg_reader_open_max(&msg, in, len, max);
-    /* 1: version. */
-    if (e == EVOLU_E_VERSION) {
-        out->version = msg.header.version;
-        out->initiator_obsolete = EVOLU_PROTOCOL_VERSION < msg.header.version;
-        return e;
-    }
+    e = client_check_header(cfg, e, &msg.header, out);
     if (e) return e;
-    if (memcmp(msg.header.owner_id, cfg->owner_id, EVOLU_OWNER_ID_BYTES) != 0)
-        return EVOLU_E_OWNER;
-    /* 2-3: type and error code. */
-    uint8_t type = msg.header.type;
-    if (type != EVOLU_MESSAGE_RESPONSE && type != EVOLU_MESSAGE_BROADCAST)
-        return EVOLU_E_MESSAGE_TYPE;
-    if (type == EVOLU_MESSAGE_RESPONSE && msg.header.error_code != EVOLU_ERROR_CODE_NONE)
-        return evolu_error_code_to_err(msg.header.error_code);
 
     /* 4: apply the messages; a refused batch stops the exchange (8.11.0). */
     const evolu_store *st = cfg->store;
@@ -163,18 +200,7 @@ evolu_err evolu_client_handle(const evolu_client_config *cfg, const uint8_t *in,
         }
     }
     /* 5-7: Broadcast, read-only owner, no ranges. */
-    if (type == EVOLU_MESSAGE_BROADCAST) {
-        out->status = EVOLU_CLIENT_BROADCAST;
-        return EVOLU_OK;
-    }
-    if (!cfg->write_key) {
-        out->status = EVOLU_CLIENT_READONLY;
-        return EVOLU_OK;
-    }
-    if (msg.n_ranges == 0) {
-        out->status = EVOLU_CLIENT_CONVERGED;
-        return EVOLU_OK;
-    }
+    if (client_ends(cfg, msg.header.type, msg.n_ranges, out)) return EVOLU_OK;
 
     /* 8: reconcile into a Request with the write key. */
     evolu_header h;
@@ -194,16 +220,7 @@ evolu_err evolu_client_handle(const evolu_client_config *cfg, const uint8_t *in,
         out->status = EVOLU_CLIENT_CONVERGED;
         return EVOLU_OK;
     }
-    reply->len = 0;
-    reply->err = EVOLU_OK;
-    e = evolu_msg_builder_emit(b, reply);
-    if (e && e != EVOLU_E_BUFFER) {
-        out->local_failure = true;
-        out->cause = e;
-        return EVOLU_E_SYNC;
-    }
-    out->status = EVOLU_CLIENT_RESPONSE;
-    return e;
+    return client_emit(b, reply, out);
 }
 
 /* --- client, the message read from a source ----------------------------------------------- */
@@ -217,21 +234,8 @@ evolu_err evolu_client_handle_source(const evolu_client_config *cfg, evolu_msg_s
     if (!write) return EVOLU_E_ARG;
     size_t max = cfg->input_max ? cfg->input_max : EVOLU_PROTOCOL_MAX_SIZE_MAX;
     evolu_err e = evolu_msg_sreader_open(msg, src, window, window_len, max);
-    /* 1: version. */
-    if (e == EVOLU_E_VERSION) {
-        out->version = msg->header.version;
-        out->initiator_obsolete = EVOLU_PROTOCOL_VERSION < msg->header.version;
-        return e;
-    }
+    e = client_check_header(cfg, e, &msg->header, out);
     if (e) return e;
-    if (memcmp(msg->header.owner_id, cfg->owner_id, EVOLU_OWNER_ID_BYTES) != 0)
-        return EVOLU_E_OWNER;
-    /* 2-3: type and error code. */
-    uint8_t type = msg->header.type;
-    if (type != EVOLU_MESSAGE_RESPONSE && type != EVOLU_MESSAGE_BROADCAST)
-        return EVOLU_E_MESSAGE_TYPE;
-    if (type == EVOLU_MESSAGE_RESPONSE && msg->header.error_code != EVOLU_ERROR_CODE_NONE)
-        return evolu_error_code_to_err(msg->header.error_code);
 
     /* 4: the caller applies the messages (all or nothing, as write_messages). */
     if (msg->n_messages > 0) {
@@ -244,18 +248,7 @@ evolu_err evolu_client_handle_source(const evolu_client_config *cfg, evolu_msg_s
         }
     }
     /* 5-7: Broadcast, read-only owner, no ranges. */
-    if (type == EVOLU_MESSAGE_BROADCAST) {
-        out->status = EVOLU_CLIENT_BROADCAST;
-        return EVOLU_OK;
-    }
-    if (!cfg->write_key) {
-        out->status = EVOLU_CLIENT_READONLY;
-        return EVOLU_OK;
-    }
-    if (msg->n_ranges == 0) {
-        out->status = EVOLU_CLIENT_CONVERGED;
-        return EVOLU_OK;
-    }
+    if (client_ends(cfg, msg->header.type, msg->n_ranges, out)) return EVOLU_OK;
 
     /* 8: reconcile into a Request with the write key. */
     evolu_header h;
@@ -276,15 +269,9 @@ evolu_err evolu_client_handle_source(const evolu_client_config *cfg, evolu_msg_s
         out->status = EVOLU_CLIENT_CONVERGED;
         return EVOLU_OK;
     }
-    out->status = EVOLU_CLIENT_RESPONSE;
-    if (!reply) return EVOLU_OK; /* the caller emits b itself (e.g. to a sink) */
-    reply->len = 0;
-    reply->err = EVOLU_OK;
-    e = evolu_msg_builder_emit(b, reply);
-    if (e && e != EVOLU_E_BUFFER) {
-        out->local_failure = true;
-        out->cause = e;
-        return EVOLU_E_SYNC;
+    if (!reply) { /* the caller emits b itself (e.g. to a sink) */
+        out->status = EVOLU_CLIENT_RESPONSE;
+        return EVOLU_OK;
     }
-    return e;
+    return client_emit(b, reply, out);
 }
