@@ -298,6 +298,15 @@ bool evolu_msg_size_can_add_timestamps_range_and_message(const evolu_msg_size *s
                                                          bool has_message,
                                                          size_t change_len);
 
+/* The longest EncryptedDbChange that can ever be sent in a message of at most
+ * total_max bytes: with the longest header and the Timestamps range that
+ * carries it, and the builder's margins (spec 4.7). A longer change could be
+ * pushed (canAddMessage has no range to pay for) but never synced: the engine
+ * would answer every round with a Fingerprint and make no progress, so
+ * evolu_rbsr refuses it with EVOLU_E_LIMIT and the client database refuses to
+ * create one. 999,825 for the default 1,000,000. */
+size_t evolu_msg_size_change_max(size_t total_max);
+
 /* Account a message / a range. Like the TS builder's assertion, the result
  * must not exceed totalMaxSize (EVOLU_E_LIMIT); EVOLU_E_ORDER / EVOLU_E_MILLIS
  * from the timestamp lists. On error s is unchanged. upper == NULL is the

@@ -3,6 +3,8 @@
  * exactly: its getSize/getRangesSize and the "safe margins" that decide which
  * messages and ranges fit. Bit-exact output depends on every constant and on
  * when each applies, so they are spelled out here as the TS code has them. */
+#include <string.h>
+
 #include "evolu/protocol.h"
 
 /* The TS safeMargins. */
@@ -81,6 +83,26 @@ bool evolu_msg_size_can_add_timestamps_range_and_message(const evolu_msg_size *s
     if (!has_message) return true;
     return header_and_messages(s) + ranges_new + MARGIN_ADD_MESSAGE + (uint64_t)change_len <=
            s->total_max;
+}
+
+size_t evolu_msg_size_change_max(size_t total_max) {
+    /* The message that carries one change alone: the longest header, the
+     * change's timestamp in the messages' list, and a Timestamps range holding
+     * that one timestamp (the only way the sync engine sends a change). With
+     * the largest timestamp, every varint in both lists is at its longest. */
+    evolu_timestamp t;
+    memset(&t, 0xff, sizeof t);
+    t.millis = EVOLU_MAX_MILLIS;
+    t.counter = UINT16_MAX;
+    evolu_tslist_size one;
+    evolu_tslist_size_init(&one);
+    (void)evolu_tslist_size_add(&one, &t); /* cannot fail: the largest valid timestamp */
+    evolu_tslist_size none;
+    evolu_tslist_size_init(&none);
+    uint64_t ranges_new = evolu_tslist_size_len(&one) + MARGIN_TIMESTAMPS_RANGE;
+    uint64_t fixed = EVOLU_HEADER_MAX_BYTES + evolu_tslist_size_len(&none) + ranges_new +
+                     MARGIN_ADD_MESSAGE;
+    return total_max > fixed ? total_max - (size_t)fixed : 0;
 }
 
 evolu_err evolu_msg_size_add_message(evolu_msg_size *s, const evolu_timestamp *ts,

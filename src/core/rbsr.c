@@ -547,12 +547,34 @@ static bool ts_visit(void *ctx, const uint8_t key[EVOLU_TIMESTAMP_BYTES], uint64
     if (has_msg) {
         evolu_store_arena arena = {w->tc, top_arena_alloc};
         e = st->read_change(st->ctx, key, &arena, &change, &change_len);
+        if (e == EVOLU_E_CAPACITY && w->b->n_msgs > 0) {
+            /* No room in the arena beside the changes already in this reply:
+             * it goes in a later round, as when the message is full (with an
+             * arena of at least totalMaxSize, as the callers give, the
+             * message would be full anyway). An empty reply that cannot hold
+             * it stays an error: no later round could do better. */
+            if (w->b->arena_used > arena_before)
+                evolu_msg_builder_unalloc(w->b, w->b->arena_used - arena_before);
+            w->exceeded = true;
+            w->stop_index = index;
+            w->stop_ts = t;
+            return false;
+        }
         if (e) {
             w->err = store_fail(w->r, e);
             return false;
         }
     } else {
         w->matched++;
+    }
+    if (has_msg && change_len > evolu_msg_size_change_max(w->b->size.total_max)) {
+        /* No message of this size can ever carry it: answering with a
+         * Fingerprint would make the peer ask again forever (spec 11 item 8:
+         * stop rather than loop, and say why): a sync failure whose cause
+         * is EVOLU_E_LIMIT, so a relay answers errorCode 4 and stops the
+         * client too, instead of leaving it waiting. */
+        w->err = store_fail(w->r, EVOLU_E_LIMIT);
+        return false;
     }
     if (!evolu_msg_builder_can_add_timestamps_range_and_message(
             w->b, evolu_tslist_size_len(&w->ours), has_msg, change_len)) {

@@ -586,6 +586,103 @@ static void random_syncs(void) {
     CHECK(converged == runs);
 }
 
+/* --- a change no message can carry: stop, never loop (spec 11 item 8) -------------------- */
+
+static evolu_err client_cause;
+
+/* One side holds a change of len bytes the other lacks; the side that must
+ * send it replies within total_max. Returns the rounds until the exchange
+ * ended (converged or refused) and the errors seen. */
+static size_t one_big_change(bool at_relay, size_t len, size_t total_max, evolu_err *relay_err,
+                             evolu_relay_outcome *rout, evolu_err *client_err, bool *converged) {
+    static uint8_t big[20000];
+    memset(big, 0x5a, sizeof big);
+    evolu_mem_index *ci = index_n(0, 30), *ri = index_n(0, 30);
+    evolu_timestamp t = ts_i(1000);
+    if (evolu_mem_index_insert(at_relay ? ri : ci, &t, big, len, NULL)) exit(2);
+    evolu_store cs;
+    evolu_mem_index_store(ci, &cs);
+    env e;
+    evolu_relay_config rc;
+    relay_cfg(&rc, &e, ri);
+    rc.broadcast = NULL;
+    rc.total_max = total_max;
+    evolu_client_config cc;
+    memset(&cc, 0, sizeof cc);
+    cc.owner_id = OWNER;
+    cc.store = &cs;
+    cc.write_key = KEY;
+    cc.total_max = total_max;
+    evolu_msg_builder b;
+    builder(&b);
+    evolu_rbsr r;
+    evolu_rbsr_init(&r, &cs, false, NULL, 0);
+    evolu_writer w = evolu_writer_make(g_buf, BUF_CAP);
+    *relay_err = *client_err = client_cause = EVOLU_OK;
+    *converged = false;
+    memset(rout, 0, sizeof *rout);
+    bool ok = evolu_rbsr_sync_request(&r, &b, OWNER, 1) == EVOLU_OK &&
+              evolu_msg_builder_emit(&b, &w) == EVOLU_OK;
+    size_t len_out = w.len, rounds = 0;
+    while (ok && rounds < 100) {
+        evolu_writer rw = evolu_writer_make(g_buf2, BUF_CAP);
+        *relay_err = evolu_relay_handle(&rc, g_buf, len_out, &b, &rw, rout);
+        rounds++;
+        if (*relay_err != EVOLU_OK || rout->error_code) break;
+        evolu_writer cw = evolu_writer_make(g_buf, BUF_CAP);
+        evolu_client_outcome out;
+        *client_err = evolu_client_handle(&cc, g_buf2, rw.len, &b, &cw, &out);
+        if (*client_err != EVOLU_OK) {
+            client_cause = out.cause;
+            break;
+        }
+        if (out.status == EVOLU_CLIENT_CONVERGED) {
+            *converged = evolu_mem_index_size(ci) == 31 && evolu_mem_index_size(ri) == 31;
+            break;
+        }
+        len_out = cw.len;
+    }
+    evolu_mem_index_destroy(ci);
+    evolu_mem_index_destroy(ri);
+    return rounds;
+}
+
+static void oversize_change(void) {
+    const size_t total = 20000, max = evolu_msg_size_change_max(total);
+    /* the bound: the longest header, a Timestamps range with the largest
+     * timestamp, and the 50- and 60-byte margins of spec 4.7 */
+    CHECK(max > 19000 && max < total - EVOLU_HEADER_MAX_BYTES - 110);
+    CHECK(evolu_msg_size_change_max(EVOLU_PROTOCOL_MAX_SIZE) ==
+          EVOLU_PROTOCOL_MAX_SIZE - (total - max));
+    CHECK(evolu_msg_size_change_max(100) == 0);
+    for (int at_relay = 0; at_relay < 2; at_relay++) {
+        evolu_err re, ce;
+        evolu_relay_outcome ro;
+        bool conv;
+        /* exactly the bound: it travels, both sides end with 31 items */
+        size_t rounds = one_big_change(at_relay, max, total, &re, &ro, &ce, &conv);
+        printf("change of %zu B (the bound for %zu) from the %s: %s after %zu rounds\n", max,
+               total, at_relay ? "relay" : "client", conv ? "converged" : "NOT converged",
+               rounds);
+        CHECK(conv && re == EVOLU_OK && ce == EVOLU_OK);
+        /* one byte more: refused at once with EVOLU_E_LIMIT, not asked for again
+         * and again (before, the sides traded Fingerprints until the round cap) */
+        rounds = one_big_change(at_relay, max + 1, total, &re, &ro, &ce, &conv);
+        printf("change of %zu B from the %s: refused after %zu rounds (relay %s, errorCode %u,"
+               " cause %s; client %s, cause %s)\n",
+               max + 1, at_relay ? "relay" : "client", rounds, evolu_strerror(re),
+               (unsigned)ro.error_code, evolu_strerror(ro.cause), evolu_strerror(ce),
+               evolu_strerror(client_cause));
+        CHECK(!conv && rounds <= 3);
+        /* the relay answers SyncError (errorCode 4) with the cause, which
+         * stops the client; a client stops itself with a local sync error */
+        if (at_relay)
+            CHECK(re == EVOLU_OK && ro.error_code == 4 && ro.cause == EVOLU_E_LIMIT);
+        else
+            CHECK(ce == EVOLU_E_SYNC && client_cause == EVOLU_E_LIMIT);
+    }
+}
+
 /* --- mutated messages: never crash, never read out of bounds (run under ASan) ---------- */
 
 static void mutations(void) {
@@ -657,6 +754,7 @@ int main(void) {
     client_paths();
     sorted_vs_streaming();
     random_syncs();
+    oversize_change();
     mutations();
     free(g_buf);
     free(g_buf2);
