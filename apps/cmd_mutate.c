@@ -1,22 +1,35 @@
 /*
  * cmd_mutate.c - `evolu insert | update | delete`: local mutations, stored in
  * the database and its sync set; `evolu sync` sends them to a relay.
+ *
+ * `-` in place of the JSON object reads it from standard input: `insert`
+ * takes one object per line (many rows in one process and one transaction,
+ * for scripts), `update` one object. A value too long for the command line
+ * (about 128 KB per argument on Linux) goes this way.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd_client.h"
 #include "commands.h"
 #include "evolu/client_json.h"
 #include "evolu/id.h"
+#include "evolu/protocol.h"
 
 static void usage(FILE *f, const char *cmd) {
     if (!strcmp(cmd, "insert"))
         fprintf(f, "usage: evolu -d DB insert TABLE '<JSON object>'\n"
-                   "  insert a row and print its new id.\n");
+                   "       evolu -d DB insert TABLE - < rows.jsonl\n"
+                   "  insert a row and print its new id. With -, read one JSON object per\n"
+                   "  line from standard input (empty lines are skipped) and insert them\n"
+                   "  all in one transaction (all or nothing), printing one id per line.\n");
     else if (!strcmp(cmd, "update"))
         fprintf(f, "usage: evolu -d DB update TABLE ID '<JSON object>'\n"
-                   "  set the given columns of row ID.\n");
+                   "       evolu -d DB update TABLE ID - < object.json\n"
+                   "  set the given columns of row ID (with -, the object is read from\n"
+                   "  standard input).\n");
     else
         fprintf(f, "usage: evolu -d DB delete TABLE ID\n"
                    "  soft-delete row ID (isDeleted = 1; the row stays, as in Evolu).\n");
@@ -24,8 +37,146 @@ static void usage(FILE *f, const char *cmd) {
         fprintf(f,
                 "  JSON values: string -> text (stored exactly), number -> number,\n"
                 "  null -> null, true/false -> 1/0, bytes as {\"$bytes\":\"<hex>\"}.\n"
+                "  A row whose encrypted change would exceed %zu bytes is refused:\n"
+                "  no protocol message (1,000,000 bytes) could carry it.\n"
                 "  example: evolu -d app.db %s todo %s'{\"title\":\"milk\",\"isCompleted\":false}'\n",
-                cmd, strcmp(cmd, "update") ? "" : "<ID> ");
+                evolu_msg_size_change_max(EVOLU_PROTOCOL_MAX_SIZE), cmd,
+                strcmp(cmd, "update") ? "" : "<ID> ");
+}
+
+/* The objects to apply: one from the command line, or lines of stdin. */
+typedef struct rows {
+    evolu_json_columns *cols;
+    size_t n, cap;
+} rows;
+
+static void rows_free(rows *r) {
+    for (size_t i = 0; i < r->n; i++) evolu_json_columns_free(&r->cols[i]);
+    free(r->cols);
+}
+
+/* Parses text as the next object. 0, or 2 after saying why (line > 0 names
+ * the line of standard input). */
+static int rows_add(rows *r, const char *cmd, const char *text, size_t line) {
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        evolu_json_columns *c = realloc(r->cols, cap * sizeof *c);
+        if (!c) {
+            fprintf(stderr, "evolu %s: out of memory\n", cmd);
+            return 1;
+        }
+        r->cols = c;
+        r->cap = cap;
+    }
+    evolu_json_columns *c = &r->cols[r->n];
+    memset(c, 0, sizeof *c);
+    const char *why = NULL;
+    evolu_err e = evolu_json_columns_parse(text, c, &why);
+    if (e) {
+        if (line)
+            fprintf(stderr, "evolu %s: line %zu: cannot read the JSON object: %s\n", cmd, line,
+                    why ? why : evolu_strerror(e));
+        else
+            fprintf(stderr, "evolu %s: cannot read the JSON object: %s\n", cmd,
+                    why ? why : evolu_strerror(e));
+        return 2;
+    }
+    r->n++;
+    return 0;
+}
+
+/* Reads standard input: one object per line (many), or all of it as one. */
+static int rows_read_stdin(rows *r, const char *cmd, bool many) {
+    char *line = NULL;
+    size_t cap = 0, no = 0;
+    ssize_t len;
+    int rc = 0;
+    if (!many) {
+        /* the whole input, however many lines it spans */
+        size_t used = 0, size = 0;
+        char *all = NULL;
+        while ((len = getline(&line, &cap, stdin)) > 0) {
+            if (used + (size_t)len + 1 > size) {
+                size = (used + (size_t)len + 1) * 2;
+                char *p = realloc(all, size);
+                if (!p) {
+                    rc = 1;
+                    break;
+                }
+                all = p;
+            }
+            memcpy(all + used, line, (size_t)len);
+            used += (size_t)len;
+            all[used] = 0;
+        }
+        if (!rc) rc = rows_add(r, cmd, all ? all : "", 0);
+        free(all);
+        free(line);
+        return rc;
+    }
+    while (!rc && (len = getline(&line, &cap, stdin)) > 0) {
+        no++;
+        size_t n = (size_t)len;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        if (strspn(line, " \t") == n) continue; /* an empty line */
+        if (strlen(line) != n) {
+            fprintf(stderr, "evolu %s: line %zu: a NUL byte in the input\n", cmd, no);
+            rc = 2;
+            break;
+        }
+        rc = rows_add(r, cmd, line, no);
+    }
+    free(line);
+    if (!rc && ferror(stdin)) {
+        fprintf(stderr, "evolu %s: cannot read standard input\n", cmd);
+        rc = 1;
+    }
+    return rc;
+}
+
+static int apply(const char *cmd, evolu_mutation_kind kind, const evolu_mutation *m, size_t n) {
+    const evolu_port *port;
+    evolu_client_db *db;
+    int rc = cmd_open_db(cmd, &port, &db);
+    if (rc) return rc;
+    evolu_owner owner;
+    bool ro = false;
+    rc = cmd_load_owner(cmd, db, port, &owner, &ro);
+    if (rc) {
+        evolu_client_db_close(db);
+        return rc;
+    }
+    uint8_t(*ids)[EVOLU_ID_BYTES] = malloc((n ? n : 1) * sizeof *ids);
+    evolu_err e = ids ? evolu_client_db_mutate(db, &owner, m, n, ids) : EVOLU_E_NOMEM;
+    if (e == EVOLU_E_ARG) {
+        fprintf(stderr,
+                "evolu %s: table '%s' or one of the columns is not declared (see evolu"
+                " schema), or a value is not allowed (system columns id, createdAt,"
+                " updatedAt, isDeleted, ownerId cannot be set)%s\n",
+                cmd, m[0].table, n > 1 ? "; nothing was inserted" : "");
+        rc = 1;
+    } else if (e == EVOLU_E_LIMIT) {
+        fprintf(stderr,
+                "evolu %s: a row is too large to sync: its encrypted change would exceed %zu"
+                " bytes, more than a protocol message (1,000,000 bytes) can carry%s\n",
+                cmd, evolu_msg_size_change_max(EVOLU_PROTOCOL_MAX_SIZE),
+                n > 1 ? "; nothing was inserted" : "");
+        rc = 1;
+    } else if (e) {
+        fprintf(stderr, "evolu %s: %s\n", cmd, evolu_strerror(e));
+        rc = 1;
+    } else if (kind == EVOLU_MUTATION_INSERT) {
+        for (size_t i = 0; i < n; i++) {
+            char s[EVOLU_ID_CHARS + 1];
+            evolu_id_to_string(ids[i], s);
+            s[EVOLU_ID_CHARS] = 0;
+            printf("%s\n", s);
+        }
+    }
+    free(ids);
+    evolu_owner_wipe(port, &owner);
+    evolu_client_db_close(db);
+    return rc;
 }
 
 static int run(const char *cmd, evolu_mutation_kind kind, int argc, char **argv) {
@@ -38,65 +189,44 @@ static int run(const char *cmd, evolu_mutation_kind kind, int argc, char **argv)
         usage(stderr, cmd);
         return 2;
     }
-    evolu_mutation m;
-    memset(&m, 0, sizeof m);
-    m.kind = kind;
-    m.table = argv[0];
-    m.is_delete = -1;
+    evolu_mutation base;
+    memset(&base, 0, sizeof base);
+    base.kind = kind;
+    base.table = argv[0];
+    base.is_delete = -1;
     if (kind != EVOLU_MUTATION_INSERT) {
-        if (evolu_id_from_string(argv[1], strlen(argv[1]), m.id)) {
+        if (evolu_id_from_string(argv[1], strlen(argv[1]), base.id)) {
             fprintf(stderr, "evolu %s: '%s' is not an id (22 characters of Base64Url)\n", cmd,
                     argv[1]);
             return 2;
         }
-        m.has_id = true;
+        base.has_id = true;
     }
-    evolu_json_columns cols;
-    memset(&cols, 0, sizeof cols);
-    if (kind != EVOLU_MUTATION_DELETE) {
-        const char *why = NULL;
-        evolu_err e = evolu_json_columns_parse(argv[want - 1], &cols, &why);
-        if (e) {
-            fprintf(stderr, "evolu %s: cannot read the JSON object: %s\n", cmd,
-                    why ? why : evolu_strerror(e));
-            return 2;
-        }
-        m.columns = cols.columns;
-        m.n_columns = cols.n;
+    if (kind == EVOLU_MUTATION_DELETE) return apply(cmd, kind, &base, 1);
+
+    rows r = {0};
+    const char *json = argv[want - 1];
+    int rc = strcmp(json, "-") ? rows_add(&r, cmd, json, 0)
+                               : rows_read_stdin(&r, cmd, kind == EVOLU_MUTATION_INSERT);
+    if (!rc && r.n == 0) {
+        fprintf(stderr, "evolu %s: no JSON object on standard input\n", cmd);
+        rc = 2;
     }
-    const evolu_port *port;
-    evolu_client_db *db;
-    int rc = cmd_open_db(cmd, &port, &db);
-    if (rc) {
-        evolu_json_columns_free(&cols);
-        return rc;
+    evolu_mutation *m = rc ? NULL : calloc(r.n, sizeof *m);
+    if (!rc && !m) {
+        fprintf(stderr, "evolu %s: out of memory\n", cmd);
+        rc = 1;
     }
-    evolu_owner owner;
-    bool ro = false;
-    rc = cmd_load_owner(cmd, db, port, &owner, &ro);
     if (!rc) {
-        uint8_t id[1][EVOLU_ID_BYTES];
-        evolu_err e = evolu_client_db_mutate(db, &owner, &m, 1, id);
-        if (e == EVOLU_E_ARG) {
-            fprintf(stderr,
-                    "evolu %s: table '%s' or one of the columns is not declared (see evolu"
-                    " schema), or a value is not allowed (system columns id, createdAt,"
-                    " updatedAt, isDeleted, ownerId cannot be set)\n",
-                    cmd, m.table);
-            rc = 1;
-        } else if (e) {
-            fprintf(stderr, "evolu %s: %s\n", cmd, evolu_strerror(e));
-            rc = 1;
-        } else if (kind == EVOLU_MUTATION_INSERT) {
-            char s[EVOLU_ID_CHARS + 1];
-            evolu_id_to_string(id[0], s);
-            s[EVOLU_ID_CHARS] = 0;
-            printf("%s\n", s);
+        for (size_t i = 0; i < r.n; i++) {
+            m[i] = base;
+            m[i].columns = r.cols[i].columns;
+            m[i].n_columns = r.cols[i].n;
         }
-        evolu_owner_wipe(port, &owner);
+        rc = apply(cmd, kind, m, r.n);
     }
-    evolu_json_columns_free(&cols);
-    evolu_client_db_close(db);
+    free(m);
+    rows_free(&r);
     return rc;
 }
 

@@ -88,6 +88,8 @@ static const char *why(evolu_err e) {
     case EVOLU_E_QUOTA: return "the relay refused the data: storage quota exceeded";
     case EVOLU_E_WRITE: return "the relay failed to store the data";
     case EVOLU_E_SYNC: return "the relay failed during sync";
+    case EVOLU_E_LIMIT: return "a change in this database is larger than any protocol message"
+                               " can carry, so it can never be sent";
     case EVOLU_E_VERSION: return "protocol version mismatch with the relay";
     case EVOLU_E_DECRYPT: return "received data could not be decrypted (wrong owner key or"
                                  " tampered data); nothing was applied";

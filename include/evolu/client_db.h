@@ -185,8 +185,10 @@ typedef struct evolu_mutation {
  * updatedAt (update) = ISO of now, and isDeleted when given, are upserted.
  * ids_out (may be NULL) receives each mutation's Id. Errors: EVOLU_E_ARG
  * (undeclared table or column, bad is_delete, invalid change as
- * evolu_dbchange_plaintext_len reports), clock errors, EVOLU_E_CRYPTO,
- * EVOLU_E_NOMEM, EVOLU_E_STORAGE. Then the change callback runs. */
+ * evolu_dbchange_plaintext_len reports), EVOLU_E_LIMIT (a change whose
+ * EncryptedDbChange would exceed evolu_msg_size_change_max(1,000,000) =
+ * 999,825 bytes: no protocol message could ever carry it), clock errors,
+ * EVOLU_E_CRYPTO, EVOLU_E_NOMEM, EVOLU_E_STORAGE. Then the change callback runs. */
 evolu_err evolu_client_db_mutate(evolu_client_db *db, const evolu_owner *owner,
                                  const evolu_mutation *mutations, size_t n,
                                  uint8_t (*ids_out)[EVOLU_ID_BYTES]);

@@ -70,8 +70,10 @@ evolu_err evolu_session_resync(evolu_session *s, const uint8_t **frame, size_t *
  * reply is in *frame / *len (valid until the next call). Any error stops the
  * session (see above): relay error codes (EVOLU_E_WRITE_KEY, EVOLU_E_WRITE,
  * EVOLU_E_QUOTA, EVOLU_E_SYNC), EVOLU_E_VERSION, a refused batch's error
- * (EVOLU_E_DECRYPT, EVOLU_E_CLOCK_DRIFT, ...), invalid data. After a stop
- * every frame returns the same error. */
+ * (EVOLU_E_DECRYPT, EVOLU_E_CLOCK_DRIFT, ...), invalid data, and a local
+ * sync failure as its cause (EVOLU_E_LIMIT: a stored change larger than any
+ * message can carry; EVOLU_E_STORAGE). After a stop every frame returns the
+ * same error. */
 evolu_err evolu_session_receive(evolu_session *s, const uint8_t *in, size_t len,
                                 evolu_session_result *res, const uint8_t **frame,
                                 size_t *frame_len);

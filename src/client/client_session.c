@@ -141,6 +141,10 @@ evolu_err evolu_session_receive(evolu_session *s, const uint8_t *in, size_t len,
     }
     if (!is_broadcast && s->in_flight) s->in_flight--;
     evolu_err e = evolu_client_handle(&cfg, in, len, &s->b, &w, &res->outcome);
+    /* A sync failure of our own says why (e.g. EVOLU_E_LIMIT: a stored
+     * change no message can carry); the relay's SyncError stays EVOLU_E_SYNC. */
+    if (e == EVOLU_E_SYNC && res->outcome.local_failure && res->outcome.cause)
+        e = res->outcome.cause;
     if (e) {
         s->stopped = e;
         if (evolu_cstore_last_failure(s->cs, &s->failure) != e)

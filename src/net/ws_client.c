@@ -132,7 +132,7 @@ static bool permanent(evolu_err e) {
     return e == EVOLU_E_WRITE_KEY || e == EVOLU_E_QUOTA || e == EVOLU_E_VERSION ||
            e == EVOLU_E_DECRYPT || e == EVOLU_E_TIMESTAMP_MISMATCH ||
            e == EVOLU_E_CLOCK_DRIFT || e == EVOLU_E_OWNER || e == EVOLU_E_STORAGE ||
-           e == EVOLU_E_NOMEM;
+           e == EVOLU_E_NOMEM || e == EVOLU_E_LIMIT;
 }
 
 static void handle_frame(conn *c) {

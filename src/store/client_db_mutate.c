@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "client_db_internal.h"
+#include "evolu/protocol.h"
 #include "sqlite_index_internal.h"
 
 static bool is_synced_kind(evolu_mutation_kind k) {
@@ -154,6 +155,12 @@ evolu_err evolu_client_db_mutate(evolu_client_db *db, const evolu_owner *owner,
         to_change(m, ids[i], &c);
         size_t len = 0;
         if ((e = evolu_dbchange_encrypted_len(&c, &len)) != EVOLU_OK) break;
+        /* A change no protocol message can carry would be stored and pushed
+         * but never synced (evolu_msg_size_change_max): refuse it now. */
+        if (len > evolu_msg_size_change_max(EVOLU_PROTOCOL_MAX_SIZE)) {
+            e = EVOLU_E_LIMIT;
+            break;
+        }
         if (!(s[i].enc = malloc(len))) { e = EVOLU_E_NOMEM; break; }
         uint8_t nonce[EVOLU_AEAD_NONCE_BYTES];
         port->random(port->ctx, nonce, sizeof nonce);

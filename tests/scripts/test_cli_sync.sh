@@ -2,6 +2,8 @@
 # test_cli_sync.sh - `evolu sync` and `evolu watch` end to end against
 # `evolu relay --port 0` on 127.0.0.1: two databases of one owner converge,
 # watch prints Broadcasts live, offline mutations go out on the next sync,
+# many rows from one `insert -` and the largest changes travel (one longer
+# is refused when made),
 # an unreachable relay fails with exit 1, and watch reconnects after the
 # relay restarts. Every process started is bounded by `timeout` and stopped
 # by its own PID.
@@ -76,15 +78,57 @@ i=0; pad=$(head -c 3000 /dev/zero | tr '\0' 'p')
 while [ $i -lt 600 ]; do
     printf '{"title":"%s-%d"}\n' "$pad" "$i"; i=$((i + 1))
 done >"$T/bulk"
-while read -r line; do "$E" -d "$A" insert todo "$line" >/dev/null; done <"$T/bulk"
+# (`insert TABLE -`: one process, one transaction, one id per line)
+run 0 timeout 60 "$E" -d "$A" insert todo - <"$T/bulk"
+[ "$(grep -c '^[A-Za-z0-9_-]\{22\}$' "$T/out")" = 600 ] && ok || bad "insert - printed $(wc -l <"$T/out") lines, not 600 ids"
 run 0 timeout 60 "$E" -d "$A" sync "$URL" --timeout 50
 run 0 timeout 60 "$E" -d "$B" sync "$URL" --timeout 50
 same "$("$E" -d "$A" query "$Q")" "$("$E" -d "$B" query "$Q")" "rows after bulk"
+# a bad line refuses the whole input: nothing of it is inserted
+n0=$("$E" -d "$A" query "select count(*) as n from todo")
+printf '{"title":"ok"}\n{"title":\n' | "$E" -d "$A" insert todo - >"$T/out" 2>"$T/err"
+[ $? = 2 ] && grep -q "line 2" "$T/err" && ok || bad "bad line 2: $(cat "$T/err")"
+[ "$("$E" -d "$A" query "select count(*) as n from todo")" = "$n0" ] && ok || bad "a refused input left rows"
+
+# the largest changes: no message can carry an EncryptedDbChange over 999,825
+# bytes, so a row whose change would be longer is refused when it is made
+# (exit 1, nothing stored) instead of being stored and never synced; the
+# longest accepted ones (a text of 999,300 bytes pads to 999,424) travel
+# whole, two of them in separate rounds. The space keeps the text from the
+# shorter Base64Url encoding.
+big() { printf '{"title":"a %s"}\n' "$(head -c "$1" /dev/zero | tr '\0' "$2")" >"$T/big"; }
+big 999298 b; run 0 timeout 30 "$E" -d "$A" insert todo - <"$T/big"
+big1=$(cat "$T/out")
+big 999298 c; run 0 timeout 30 "$E" -d "$A" insert todo - <"$T/big"
+big 999380 d; run 1 timeout 30 "$E" -d "$A" insert todo - <"$T/big"
+grep -q "too large to sync" "$T/err" && ok || bad "no reason for the oversize row: $(cat "$T/err")"
+[ "$("$E" -d "$A" query "select count(*) as n from todo where title like 'a d%'")" = '{"n":0}' ] && ok || bad "the oversize row was stored"
+run 0 timeout 60 "$E" -d "$A" sync "$URL" --timeout 50
+run 0 timeout 60 "$E" -d "$B" sync "$URL" --timeout 50
+BQ="select id, length(title) as n, title from todo where length(title) > 900000 order by id"
+[ "$("$E" -d "$B" query "select length(title) as n from todo where id = '$big1'")" = '{"n":999300}' ] && ok || bad "the largest row did not arrive whole"
+[ "$("$E" -d "$A" query "$BQ" | cksum)" = "$("$E" -d "$B" query "$BQ" | cksum)" ] && ok || bad "the largest rows differ after sync"
+# a database that already holds a change too large to send (as one written
+# before the limit was checked could): sync stops at once and says why,
+# instead of trading Fingerprints with the relay forever
+if command -v python3 >/dev/null 2>&1; then
+    C="$T/c.db"
+    "$E" -d "$C" owner new >/dev/null && "$E" -d "$C" schema "todo(title)" >/dev/null
+    "$E" -d "$C" insert todo '{"title":"soon too large"}' >/dev/null
+    python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("update evolu_message set change = randomblob(999900)").rowcount
+db.commit()
+sys.exit(0 if n == 1 else 1)' "$C" && ok || bad "could not enlarge the stored change"
+    run 1 timeout 30 "$E" -d "$C" sync "$URL" --timeout 20
+    grep -q "larger than any protocol message" "$T/err" && ok || bad "no reason for the unsendable change: $(cat "$T/err")"
+fi
 
 # watch: B stays connected and prints A's change as it arrives
 timeout 60 "$E" -d "$B" watch "$URL" >"$T/watch.out" 2>"$T/watch.err" &
 WATCH_PID=$!
-n=0; while ! grep -q '^watching ' "$T/watch.err" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+n=0; while ! grep -qs '^watching ' "$T/watch.err" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 grep -q "^watching $("$E" -d "$B" owner show)\$" "$T/watch.err" && ok || bad "watch did not log 'watching <ownerId>': $(cat "$T/watch.err")"
 [ -s "$T/watch.out" ] && bad "watch printed before any change" || ok
 L=$("$E" -d "$A" insert todo '{"title":"live!"}')
