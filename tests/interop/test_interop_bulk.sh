@@ -3,8 +3,8 @@
 # total, so sync takes several RBSR rounds and messages (each under the
 # relay's 1,000,000-byte frame limit); every side ends with identical rows.
 #   1. the app writes 5,000 rows and pushes them; a C client pulls them all;
-#   2. four C clients of the same owner write 1,250 rows each (in parallel:
-#      `evolu insert` is one process per row) and push them; the C client
+#   2. four C clients of the same owner write 1,250 rows each (in parallel,
+#      each with one `evolu insert -`) and push them; the C client
 #      and the app pull them: 10,000 identical rows;
 #   3. the C client pushes all 10,000 rows to a second, empty TypeScript
 #      relay, and a fresh 8.11.0 app pulls them from it: identical rows.
@@ -44,9 +44,10 @@ while [ $w -lt $W ]; do
   (
     i=0
     while [ $i -lt $per ]; do
-      c "w$w" insert todo "{\"title\":\"c-$pad-$w-$i\",\"isCompleted\":false}" >/dev/null || exit 1
+      printf '{"title":"c-%s-%d-%d","isCompleted":false}\n' "$pad" "$w" "$i"
       i=$((i + 1))
-    done
+    done >"$WORK/w$w.jsonl"
+    c "w$w" insert todo - <"$WORK/w$w.jsonl" >/dev/null || exit 1
     c "w$w" sync "$URL1" --timeout 120 || exit 1
   ) >"$WORK/w$w.out" 2>"$WORK/w$w.err" &
   writers="$writers $!"

@@ -17,6 +17,8 @@
 //   insert TABLE JSON              insert a row; prints its id
 //   update TABLE ID JSON           update columns of a row
 //   delete TABLE ID                soft delete (isDeleted = 1)
+//   insert-long TABLE COLUMN N CHAR
+//                                  insert a row whose COLUMN is "a " + CHAR x (N-2)
 //   bulk TABLE N PREFIX            insert N rows {title|t: PREFIX<i>, ...}
 //   sync                           wait until synced with the relay (traffic
 //                                  quiet for --quiet-ms after a reply)
@@ -288,6 +290,18 @@ try {
         const table = arg();
         checkTable(table);
         mutate("update", table, { id: arg(), isDeleted: 1 });
+        break;
+      }
+      case "insert-long": {
+        // a text too long for a command line: "a " then N-2 copies of CHAR
+        // (the space keeps it out of the shorter Base64Url encoding)
+        const table = arg();
+        checkTable(table);
+        const col = arg();
+        const n = Number(arg());
+        const ch = arg();
+        if (!Number.isInteger(n) || n < 2 || ch.length !== 1) die(2, "insert-long TABLE COLUMN N CHAR");
+        out(mutate("insert", table, { [col]: "a " + ch.repeat(n - 2) }));
         break;
       }
       case "bulk": {
