@@ -1,6 +1,7 @@
 /* bench_sqlite_floor.c - the floor of the client database layout: only the
  * SQL statements spec 8.2 requires for one applied two-column insert change,
- * on the exact 8.1 / 7.2 schema, and nothing else (no decryption, no clock,
+ * on the exact 8.1 / 7.2 schema (the client's own creation script), and
+ * nothing else (no decryption, no clock,
  * no last-writer-wins lookup, no RBSR tree, no evolu_message). Whatever the
  * apply path does on top, it cannot be faster than this on the same SQLite.
  *
@@ -28,6 +29,7 @@
 
 #include <sqlite3.h>
 
+#include "client_db_internal.h" /* cdb_create_sql: the client's own tables */
 #include "evolu/id.h"
 #include "evolu/timestamp.h"
 #include "evolu/value.h"
@@ -233,7 +235,8 @@ static int run(const variant *v, const char *dir, change *c, size_t n, size_t ba
         sqlite3_open_v2(path, &d.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                          SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
         sqlite3_exec(d.db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(d.db, k_schema, NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(d.db, cdb_create_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(d.db, k_schema_extra, NULL, NULL, NULL) != SQLITE_OK)
         goto done;
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(d.db, k_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &d.st[i], NULL) !=

@@ -1,33 +1,14 @@
-/* floor_sql.h - the SQL of bench_sqlite_floor.c: the client database schema
- * as spec 8.1 / 7.2 give it, one application table, and the statements spec
- * 8.2 requires for a received change. Included by that one file only. */
+/* floor_sql.h - the SQL of bench_sqlite_floor.c: one application table and
+ * the statements spec 8.2 requires for a received change, over the client's
+ * own evolu_* tables. Included by that one file only. */
 #ifndef EVOLU_BENCH_FLOOR_SQL_H
 #define EVOLU_BENCH_FLOOR_SQL_H
 
-/* Spec 8.1 with evolu_timestamp / evolu_usage of 7.2, copied as they are
- * (the same text as the client's), and one application table. */
-static const char k_schema[] =
-    "create table evolu_version (\"protocolVersion\" integer not null) strict;"
-    "insert into evolu_version (\"protocolVersion\") values (1);"
-    "create table evolu_config (\"clock\" blob not null) strict;"
+/* What the bench adds to the client's own evolu_* tables (cdb_create_sql,
+ * the spec 8.1 / 7.2 layout the client creates): the clock's row and one
+ * application table as spec 8.1 lays it out. */
+static const char k_schema_extra[] =
     "insert into evolu_config (\"clock\") values (zeroblob(16));"
-    "create table evolu_history (\"ownerId\" blob not null, \"table\" text not null,"
-    " \"id\" blob not null, \"column\" text not null, \"timestamp\" blob not null,"
-    " \"value\" any) strict;"
-    "create index evolu_history_ownerId_timestamp on evolu_history (\"ownerId\", \"timestamp\");"
-    "create unique index evolu_history_ownerId_table_id_column_timestampDesc"
-    " on evolu_history (\"ownerId\", \"table\", \"id\", \"column\", \"timestamp\" desc);"
-    "create table evolu_message_quarantine (\"ownerId\" blob not null,"
-    " \"timestamp\" blob not null, \"table\" text not null, \"id\" blob not null,"
-    " \"column\" text not null, \"value\" any,"
-    " primary key (\"ownerId\", \"timestamp\", \"table\", \"id\", \"column\")) strict;"
-    "create table evolu_timestamp (\"ownerId\" blob not null, \"t\" blob not null,"
-    " \"h1\" integer, \"h2\" integer, \"c\" integer, \"l\" integer not null,"
-    " primary key (\"ownerId\", \"t\")) strict;"
-    "create index evolu_timestamp_index on evolu_timestamp"
-    " (\"ownerId\", \"l\", \"t\", \"h1\", \"h2\", \"c\");"
-    "create table evolu_usage (\"ownerId\" blob primary key, \"storedBytes\" integer not null,"
-    " \"firstTimestamp\" blob, \"lastTimestamp\" blob) strict;"
     "create table \"reading\" (\"id\" text, \"createdAt\" any, \"updatedAt\" any,"
     " \"isDeleted\" any, \"ownerId\" any, \"sensor\" any, \"value\" any,"
     " primary key (\"ownerId\", \"id\")) without rowid, strict;";

@@ -14,6 +14,9 @@
 #include "evolu/client_db.h"
 #include "evolu/sqlite_index.h"
 
+/* The evolu_* tables of a new database (spec 8.1, 7.2), in one script. */
+extern const char cdb_create_sql[];
+
 /* An application table as the database has it (names as declared). */
 typedef struct cdb_table {
     char *name;

@@ -10,8 +10,9 @@ static const char *const k_system_columns[] = {"id", "createdAt", "updatedAt", "
                                                "ownerId"};
 
 /* Spec 8.1 (8.0.0-next.5 layout) plus the relay's evolu_timestamp/evolu_usage
- * (spec 7.2) and evolu_message to keep each stamp's EncryptedDbChange. */
-static const char k_create_sql[] =
+ * (spec 7.2) and evolu_message to keep each stamp's EncryptedDbChange. Not
+ * static: bench/bench_sqlite_floor.c measures the floor of exactly these. */
+const char cdb_create_sql[] =
     "create table evolu_version (\"protocolVersion\" integer not null) strict;"
     "insert into evolu_version (\"protocolVersion\") values (1);"
     "create table evolu_config (\"clock\" blob not null) strict;"
@@ -238,7 +239,7 @@ static evolu_err load_or_create(evolu_client_db *db) {
         uint8_t b[EVOLU_TIMESTAMP_BYTES];
         evolu_timestamp_to_bytes(&db->clock, b);
         if (cdb_exec(db, "begin immediate") != EVOLU_OK) return EVOLU_E_STORAGE;
-        evolu_err e = cdb_exec(db, k_create_sql);
+        evolu_err e = cdb_exec(db, cdb_create_sql);
         if (e == EVOLU_OK) {
             e = EVOLU_E_STORAGE;
             if (sqlite3_prepare_v2(db->db, "insert into evolu_config (\"clock\") values (?1)",
