@@ -6,7 +6,8 @@
  * of silently corrupting the heap), enable the FPU before any floating-point
  * instruction, copy .data from flash, zero .bss, paint the unused stack so its
  * high-water mark can be measured, open the semihosting stdio handles (newlib
- * rdimon), run constructors and exit(main()). The MPU makes the low alias of
+ * rdimon), run constructors and exit(main()) (built with EVOLU_STARTUP_NO_STDIO,
+ * for the firmware: no stdio, main's status straight to the semihosting exit). The MPU makes the low alias of
  * the image read-only, so a NULL-pointer write faults.
  *
  * Faults: every fault handler drops the stack limit, moves to a fresh stack and
@@ -72,11 +73,16 @@ size_t evolu_device_stack_size(void) {
     return (size_t)((const char *)__stack_top - (const char *)__stack_limit);
 }
 
+/* EVOLU_STARTUP_NO_STDIO (the firmware): no newlib stdio at all (printf,
+ * FILE buffers, rdimon's handles: ~7 KB of flash); the firmware reports its
+ * own stack high-water mark, so main's status goes straight to the exit. */
+#ifndef EVOLU_STARTUP_NO_STDIO
 static void report_stack(void) {
     printf("DEVICE stack high-water: %u of %u bytes\n",
            (unsigned)evolu_device_stack_high_water(), (unsigned)evolu_device_stack_size());
     fflush(stdout);
 }
+#endif
 
 /* Everything after the FPU is on: plain C, may use floating point. */
 __attribute__((noinline, noreturn)) static void start_c(void) {
@@ -86,10 +92,15 @@ __attribute__((noinline, noreturn)) static void start_c(void) {
     uint32_t *sp;
     __asm__ volatile("mov %0, sp" : "=r"(sp));
     for (uint32_t *p = __stack_limit; p < sp - 16; p++) *p = STACK_PAINT;
+#ifndef EVOLU_STARTUP_NO_STDIO
     initialise_monitor_handles();
     __libc_init_array();
     atexit(report_stack);
     exit(main());
+#else
+    __libc_init_array();
+    evolu_device_exit(main());
+#endif
 }
 
 void Reset_Handler(void) {

@@ -76,15 +76,24 @@ typedef struct qemu_board {
     uint32_t sec_ticks;
     uint8_t key[32];
     uint64_t counter;
-    char cmdline[1024];
-    size_t cmdline_len;
-    char state[256];
-    char state_new[264];
+    char state[96]; /* PATH; PATH.new is made on the stack when saving */
 } qemu_board;
 
 static qemu_board g_qb;
 
 static uint64_t elapsed_ticks(void);
+
+#define FW_BOARD_CMDLINE_MAX 512u
+
+/* The -append text into buf (NUL-terminated); its length, or cap when it does
+ * not fit (the app then refuses its arguments). */
+static size_t cmdline(char *buf, size_t cap) {
+    uint32_t blk[2] = {(uint32_t)(uintptr_t)buf, (uint32_t)cap - 1u};
+    buf[0] = 0;
+    if (semi(SYS_GET_CMDLINE, blk) != 0 || blk[1] >= cap) return cap;
+    buf[blk[1]] = 0;
+    return blk[1];
+}
 
 static void board_start(qemu_board *b) {
     if (b->started) return;
@@ -102,30 +111,32 @@ static void board_start(qemu_board *b) {
     b->boot_ticks = elapsed_ticks();
     b->boot_ms = (int64_t)semi(SYS_TIME, NULL) * 1000;
     /* random: the build's generator mixed with the boot time */
-    const evolu_port *p = evolu_port_device();
+    const evolu_port *p = evolu_port_device_provisioned();
     uint8_t seed[32 + 8];
     evolu_board_random(seed, 32);
     for (unsigned i = 0; i < 4; i++) seed[32 + i] = (uint8_t)((uint64_t)b->boot_ms >> (8 * (i + 1)));
     for (unsigned i = 0; i < 4; i++) seed[36 + i] = (uint8_t)(b->boot_cs >> (8 * i));
     p->sha256(p->ctx, b->key, seed, sizeof seed);
     p->memzero(p->ctx, seed, sizeof seed);
-    /* command line and the state file's name */
-    uint32_t blk[2] = {(uint32_t)(uintptr_t)b->cmdline, sizeof b->cmdline - 1};
-    if (semi(SYS_GET_CMDLINE, blk) == 0 && blk[1] < sizeof b->cmdline) {
-        b->cmdline_len = blk[1];
-        b->cmdline[b->cmdline_len] = 0;
-    }
-    strcpy(b->state, "evolu-fw.state");
-    const char *s = strstr(b->cmdline, "state=");
-    if (s && (s == b->cmdline || s[-1] == ' ')) {
-        s += 6;
+    /* the state file's name: state=PATH, a token of the command line (read
+     * here into the stack; q_args reads it again into the app's buffer). No
+     * strstr: newlib's pulls ~1 KB. */
+    char cmd[FW_BOARD_CMDLINE_MAX];
+    size_t len = cmdline(cmd, sizeof cmd);
+    if (len >= sizeof cmd) len = 0;
+    static const char def[] = "evolu-fw.state";
+    memcpy(b->state, def, sizeof def);
+    for (size_t i = 0; i + 6 <= len; i++) {
+        if ((i && cmd[i - 1] != ' ') || memcmp(cmd + i, "state=", 6)) continue;
+        const char *s = cmd + i + 6;
         size_t n = 0;
-        while (s[n] && s[n] != ' ' && n < sizeof b->state - 1) n++;
+        while (s[n] && s[n] != ' ') n++;
+        /* a path that does not fit is not cut: no state file (EVOLU_E_STORAGE) */
+        if (n >= sizeof b->state - 4) n = 0;
         memcpy(b->state, s, n);
         b->state[n] = 0;
+        break;
     }
-    strcpy(b->state_new, b->state);
-    strcat(b->state_new, ".new");
 }
 
 static size_t q_read(void *ctx, uint8_t *buf, size_t cap) {
@@ -193,7 +204,7 @@ static int64_t q_now(void *ctx) {
 
 static void q_random(void *ctx, uint8_t *buf, size_t n) {
     qemu_board *b = ctx;
-    const evolu_port *p = evolu_port_device();
+    const evolu_port *p = evolu_port_device_provisioned();
     uint8_t in[40], out[32];
     while (n) {
         memcpy(in, b->key, 32);
@@ -211,6 +222,7 @@ static void q_random(void *ctx, uint8_t *buf, size_t n) {
 
 static evolu_err q_load(void *ctx, uint8_t *buf, size_t cap, size_t *len) {
     qemu_board *b = ctx;
+    if (!b->state[0]) return EVOLU_E_STORAGE;
     uint32_t open_blk[3] = {(uint32_t)(uintptr_t)b->state, 1 /* "rb" */, strlen(b->state)};
     int32_t h = (int32_t)semi(SYS_OPEN, open_blk);
     if (h < 0) return EVOLU_E_DONE;
@@ -230,8 +242,12 @@ static evolu_err q_load(void *ctx, uint8_t *buf, size_t cap, size_t *len) {
 
 static evolu_err q_save(void *ctx, const uint8_t *p, size_t n) {
     qemu_board *b = ctx;
-    uint32_t open_blk[3] = {(uint32_t)(uintptr_t)b->state_new, 5 /* "wb" */,
-                            strlen(b->state_new)};
+    if (!b->state[0]) return EVOLU_E_STORAGE;
+    char state_new[sizeof b->state + 4];
+    size_t k = strlen(b->state);
+    memcpy(state_new, b->state, k);
+    memcpy(state_new + k, ".new", 5);
+    uint32_t open_blk[3] = {(uint32_t)(uintptr_t)state_new, 5 /* "wb" */, strlen(state_new)};
     int32_t h = (int32_t)semi(SYS_OPEN, open_blk);
     if (h < 0) return EVOLU_E_STORAGE;
     uint32_t wr[3] = {(uint32_t)h, (uint32_t)(uintptr_t)p, (uint32_t)n};
@@ -239,26 +255,30 @@ static evolu_err q_save(void *ctx, const uint8_t *p, size_t n) {
     uint32_t hb[1] = {(uint32_t)h};
     uint32_t closed = semi(SYS_CLOSE, hb);
     if (left || closed) return EVOLU_E_STORAGE;
-    uint32_t rn[4] = {(uint32_t)(uintptr_t)b->state_new, strlen(b->state_new),
+    uint32_t rn[4] = {(uint32_t)(uintptr_t)state_new, strlen(state_new),
                       (uint32_t)(uintptr_t)b->state, strlen(b->state)};
     return semi(SYS_RENAME, rn) == 0 ? EVOLU_OK : EVOLU_E_STORAGE;
 }
 
 static size_t q_args(void *ctx, char *buf, size_t cap) {
-    qemu_board *b = ctx;
-    if (b->cmdline_len >= cap) return cap;
-    memcpy(buf, b->cmdline, b->cmdline_len + 1);
-    return b->cmdline_len;
+    (void)ctx;
+    return cap ? cmdline(buf, cap) : 0;
 }
 
+/* SYS_WRITE0 takes a NUL-terminated string: the line goes out in pieces
+ * through a small stack buffer (no static copy of the longest line). */
 static void q_report(void *ctx, const char *line, size_t n) {
     (void)ctx;
-    static char out[700];
-    if (n > sizeof out - 2) n = sizeof out - 2;
-    memcpy(out, line, n);
-    out[n] = '\n';
-    out[n + 1] = 0;
-    semi(SYS_WRITE0, out);
+    char out[65];
+    size_t i = 0;
+    do {
+        size_t k = n - i < sizeof out - 2 ? n - i : sizeof out - 2;
+        memcpy(out, line + i, k);
+        i += k;
+        if (i == n) out[k++] = '\n';
+        out[k] = 0;
+        semi(SYS_WRITE0, out);
+    } while (i < n);
 }
 
 extern uint32_t __data_start[], __bss_end__[];
@@ -275,7 +295,7 @@ const evolu_device_port *evolu_device_board(void) {
     static evolu_device_port dp;
     board_start(&g_qb);
     dp.ctx = &g_qb;
-    dp.crypto = evolu_port_device();
+    dp.crypto = evolu_port_device_provisioned();
     dp.stream_read = q_read;
     dp.stream_write = q_write;
     dp.wait = q_wait;

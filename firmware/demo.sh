@@ -3,8 +3,8 @@
 #   1. builds `evolu` and the firmware for the Cortex-M33 (installs the cross
 #      toolchain and QEMU first, scripts/device-deps.sh),
 #   2. starts `evolu relay` and `evolu proxy` on 127.0.0.1,
-#   3. a C client creates an owner; the firmware is provisioned with the same
-#      mnemonic and boots under qemu-system-arm -M mps2-an505, its UART0 on the
+#   3. a C client creates an owner; the firmware is provisioned with its keys
+#      (`evolu owner show --device`) and boots under qemu-system-arm -M mps2-an505, its UART0 on the
 #      proxy: it writes a sensor reading every second, encrypted on the device,
 #      indexed on the proxy's disk, synced through the relay,
 #   4. the client watches the relay live (`evolu watch`) and prints each
@@ -68,14 +68,16 @@ echo "== relay $url, proxy listening for the device on 127.0.0.1:$port"
 db=$T/client.db
 mnemonic=$("$evolu" -d "$db" owner new)
 "$evolu" -d "$db" schema "reading(value, note)" >/dev/null
-echo "== owner created by the C client; the device gets the same mnemonic"
+# the device is provisioned with the owner's derived keys, not the words
+keys=$("$evolu" -d "$db" owner show --device)
+echo "== owner created by the C client; the device gets its keys (evolu owner show --device)"
 "$evolu" -d "$db" watch "$url" >"$T/watch.out" 2>"$T/watch.err" &
 WATCH=$!
 
 (cd "$T" && exec qemu-system-arm -M mps2-an505 -nographic -monitor none \
   -semihosting-config enable=on,target=native -kernel "$elf" \
   -serial "tcp:127.0.0.1:$port" \
-  -append "mnemonic=$mnemonic ticks=$ticks period_ms=1000 idle=4 state=device.state" \
+  -append "$keys ticks=$ticks period_ms=1000 idle=4 state=device.state" \
   >"$T/device.out" 2>&1 </dev/null) &
 QEMU=$!
 echo "== device booted under QEMU; live (device | client watch):"

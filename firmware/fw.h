@@ -24,12 +24,22 @@
 #include "evolu/stream_store.h"
 #include "evolu/timestamp.h"
 
-/* --- sizes (the RAM budget: see docs/firmware.md); each can be set with -D --- */
+/* --- sizes (the RAM budget: peak RAM <= 16,384 B, see docs/firmware.md;
+ * tests/scripts/test_firmware.sh fails a run over it); each can be set with -D --- */
+/* The link's MTU on the device (the proxy's is 512; each side sends at most
+ * the smaller one): every frame-sized buffer below is this small. */
+#ifndef FW_MTU
+#define FW_MTU 256u
+#endif
+#define FW_CHUNK (FW_MTU - 1u) /* data bytes of one CHUNK of a protocol message */
+#ifndef FW_SEND_CHUNK
+#define FW_SEND_CHUNK 128u     /* CHUNKs the device sends (its messages are small) */
+#endif
 #ifndef FW_LINK_SLOTS
-#define FW_LINK_SLOTS 4u
+#define FW_LINK_SLOTS 2u       /* send window */
 #endif
 #ifndef FW_LINK_CREDIT
-#define FW_LINK_CREDIT 4u
+#define FW_LINK_CREDIT 2u      /* frames the host may send ahead */
 #endif
 /* Largest protocol message received: the protocol's 1,000,000 bytes. It is
  * never in RAM: its chunks go to a host blob as they arrive (FW_RXQ chunks
@@ -40,16 +50,20 @@
 #endif
 #define FW_RXQ FW_LINK_CREDIT
 #ifndef FW_WINDOW
-#define FW_WINDOW (EVOLU_MSG_SREADER_SLICES * 64u)
+#define FW_WINDOW (EVOLU_MSG_SREADER_SLICES * 32u)
 #endif
 #ifndef FW_ARENA
-#define FW_ARENA (4u * 1024u)      /* changes read back from the host per reply */
+#define FW_ARENA 2304u             /* changes read back from the host per reply */
 #endif
 #ifndef FW_MSGS
-#define FW_MSGS 48u                /* message descriptors per reply */
+/* Message descriptors per reply: a reply holds at most FW_REPLY_MAX bytes
+ * and an EncryptedDbChange is never below ~80 B, so 16 are never the limit. */
+#define FW_MSGS 16u
 #endif
 #ifndef FW_RANGES
-#define FW_RANGES 24u              /* range descriptors per reply */
+/* Range descriptors per reply: a split alone adds 16; more than this many
+ * fails the round with EVOLU_E_CAPACITY, so it stays where it was. */
+#define FW_RANGES 24u
 #endif
 /* A reply the device builds stays within what its arena holds: the changes
  * (at most the message's size) plus the engine's record per Timestamps range.
@@ -57,27 +71,33 @@
 #ifndef FW_REPLY_MAX
 #define FW_REPLY_MAX (FW_ARENA - FW_RANGES * EVOLU_RBSR_ARENA_PER_RANGE)
 #endif
-#ifndef FW_SCRATCH
-#define FW_SCRATCH 32u             /* peer timestamps sorted per range */
-#endif
 #ifndef FW_PLAIN_MAX
-#define FW_PLAIN_MAX 1024u         /* largest decrypted DbChange */
+#define FW_PLAIN_MAX 1024u         /* largest decrypted DbChange (decrypted in place) */
 #endif
 #ifndef FW_CHANGE_MAX
 #define FW_CHANGE_MAX (FW_PLAIN_MAX + 128u) /* an EncryptedDbChange written or received */
 #endif
+#ifndef FW_TEXT_SCRATCH
+#define FW_TEXT_SCRATCH FW_PLAIN_MAX /* a column's derived text while it is checked */
+#endif
 #ifndef FW_ROWS
-#define FW_ROWS 32u                /* rows of the reading table */
+#define FW_ROWS 24u                /* rows of the reading table */
 #endif
 #ifndef FW_TEXT_MAX
-#define FW_TEXT_MAX 32u            /* bytes of a text/bytes cell (>= 8: a number) */
+#define FW_TEXT_MAX 16u            /* bytes of a text/bytes cell (>= 8: a number) */
 #endif
 #ifndef FW_ARGS_MAX
-#define FW_ARGS_MAX 512u
+#define FW_ARGS_MAX 320u
+#endif
+#ifndef FW_LINE_MAX
+#define FW_LINE_MAX 256u           /* a report line (a row's JSON, escaped: <= 206) */
 #endif
 
 /* One cell: its value and the timestamp that wrote it (LWW). Byte-aligned
- * (no padding): a number is kept as its 8 bytes in data. */
+ * (no padding): a number is kept as its 8 bytes in data; a text or bytes
+ * value longer than FW_TEXT_MAX is not held (kind FW_KIND_NOT_HELD, its
+ * length as a u32 in data), but its timestamp is, for last-writer-wins. */
+#define FW_KIND_NOT_HELD 0xFEu
 typedef struct fw_cell {
     uint8_t ts[EVOLU_TIMESTAMP_BYTES]; /* all zero: never written */
     uint8_t kind;                      /* evolu_value_kind */
@@ -85,28 +105,34 @@ typedef struct fw_cell {
     uint8_t data[FW_TEXT_MAX];         /* text/bytes, or a number's 8 bytes */
 } fw_cell;
 _Static_assert(FW_TEXT_MAX >= sizeof(double) && FW_TEXT_MAX <= 255, "FW_TEXT_MAX: 8..255");
+_Static_assert(FW_MTU >= 64u && FW_MTU <= EVOLU_LINK_MTU, "FW_MTU: 64..EVOLU_LINK_MTU");
 _Static_assert(FW_ARENA > FW_RANGES * EVOLU_RBSR_ARENA_PER_RANGE + 1024u,
                "FW_ARENA must hold the range records and a reply");
-_Static_assert(FW_CHANGE_MAX + 2u * FW_PLAIN_MAX <= FW_ARENA,
+_Static_assert(FW_CHANGE_MAX + FW_TEXT_SCRATCH <= FW_ARENA,
                "the change buffers share the arena");
 
-enum { FW_COL_VALUE = 0, FW_COL_NOTE = 1, FW_COL_DELETED = 2, FW_NCOLS = 3 };
+enum { FW_COL_VALUE = 0, FW_COL_NOTE = 1, FW_NCOLS = 2 };
 
+/* A row: id, the two cells and isDeleted (only a flag and its timestamp). */
 typedef struct fw_row {
     uint8_t id[EVOLU_ID_BYTES];
     fw_cell cell[FW_NCOLS];
+    uint8_t del_ts[EVOLU_TIMESTAMP_BYTES]; /* all zero: never written */
+    uint8_t deleted;
 } fw_row;
 
 typedef struct fw_table {
     fw_row rows[FW_ROWS];
     size_t n;
-    bool changed; /* since the last report */
+    uint32_t not_held; /* cells whose value is longer than FW_TEXT_MAX */
+    bool changed;      /* since the last report */
 } fw_table;
 
+/* The parsed arguments; the text itself is in evolu_fw.argbuf (boot only). */
 typedef struct fw_args {
-    const char *mnemonic; /* points into buf (NUL-terminated) */
+    char *owner_keys; /* points into argbuf (NUL-terminated); wiped once read */
+    bool mnemonic_given; /* refused: the device takes owner_keys */
     uint32_t ticks, period_ms, idle_ticks, sync_timeout_ms;
-    char buf[FW_ARGS_MAX];
 } fw_args;
 
 typedef struct evolu_fw {
@@ -121,27 +147,30 @@ typedef struct evolu_fw {
 
     /* link */
     evolu_link link;
-    uint8_t slots[FW_LINK_SLOTS * EVOLU_LINK_SLOT_SIZE];
-    uint8_t rxframe[EVOLU_LINK_FRAME_MAX];
-    uint8_t wire[EVOLU_LINK_WIRE_MAX];
-    uint8_t inbuf[256];
-    uint8_t payload[EVOLU_LINK_MTU]; /* a request being sent */
+    uint8_t slots[FW_LINK_SLOTS * EVOLU_LINK_SLOT_BYTES(FW_MTU)];
+    uint8_t rxframe[EVOLU_LINK_HEADER + FW_MTU + EVOLU_LINK_CRC];
+    /* A frame on its way out, and before that every payload being encoded:
+     * a payload is encoded only when the send window has room, handed to
+     * evolu_link_send (which copies it into a slot) and then the buffer
+     * serves flush_out again. */
+    uint8_t wire[EVOLU_LINK_WIRE_SIZE(FW_MTU)];
+    uint8_t inbuf[32];
+    size_t in_pos, in_len; /* input not fed to the link yet (see fw_pump) */
     uint32_t link_resets;
     bool closed; /* the byte stream is gone for good */
-    /* channel 1: the reply to the one outstanding request */
-    uint8_t reply[EVOLU_LINK_MTU];
+    /* channel 1: the reply to the one outstanding request, read where the
+     * link decoded it (rxframe): fw_pump stops feeding input once it came */
+    const uint8_t *reply;
     size_t reply_len;
     bool reply_ready;
     uint16_t req_id;
     /* channel 0: the message being received, put into a host blob (key
      * FW_RX_KEY) as it arrives; a chunk's credit is granted once it is put */
     evolu_link_msg_rx mrx;
-    uint8_t rxq[FW_RXQ][EVOLU_LINK_MSG_CHUNK_MAX];
     uint16_t rxq_len[FW_RXQ];
     uint32_t rxq_off[FW_RXQ];
     unsigned rxq_head, rxq_n;
     size_t rxq_done;                    /* bytes of the head chunk already put */
-    uint8_t rxpayload[EVOLU_LINK_MTU];  /* a BLOB_PUT of the received message */
     uint16_t rx_gen;                    /* the message's puts carry it in their id */
     uint32_t rx_total, rx_puts_pending;
     bool rx_active, rx_complete, rx_put_failed;
@@ -149,10 +178,20 @@ typedef struct evolu_fw {
     bool rx_ready, rx_busy, rx_discard;
     bool store_busy; /* a merge puts blobs: the host assembles one at a time */
     uint32_t rx_dropped, rx_largest;
-    /* reading it back */
-    evolu_msg_sreader rd;
-    uint8_t window[FW_WINDOW];
     uint64_t rd_pos; /* the change the batch over rd handed out last */
+    /* Phase-shared: the received chunks queued for their blob (rxq, while a
+     * message arrives), the reader of a received message (rd + window, while
+     * it is handled) and the argument text (boot, before the link is up).
+     * A message is handled only when all its chunks were put (rxq empty),
+     * and while it is handled new chunks are dropped, not queued. */
+    union {
+        uint8_t rxq[FW_RXQ][FW_CHUNK];
+        struct {
+            evolu_msg_sreader rd;
+            uint8_t window[FW_WINDOW];
+        };
+        char argbuf[FW_ARGS_MAX];
+    };
     /* channel 2 */
     bool relay_up, relay_came_up;
     /* outstanding protocol requests (answers still expected) */
@@ -166,10 +205,10 @@ typedef struct evolu_fw {
     evolu_msg_builder builder;
     evolu_msg_entry msgs[FW_MSGS];
     evolu_range_entry ranges[FW_RANGES];
-    /* Phase-shared (saves FW_CHANGE_MAX + 2 x FW_PLAIN_MAX): the builder's
-     * arena holds the changes of a reply while it is built and sent; the three
+    /* Phase-shared (saves FW_CHANGE_MAX + FW_TEXT_SCRATCH): the builder's
+     * arena holds the changes of a reply while it is built and sent; the two
      * buffers of one change serve encrypting a reading, decrypting a received
-     * or cached change and the table's column scratch. Never live together:
+     * or cached change (in place) and the table's column scratch. Never live together:
      * a push references `change` and is sent before any reply is built; a
      * received message's changes are applied (step 4) before its ranges are
      * answered into the arena (step 8); boot reads a cached change into
@@ -177,17 +216,15 @@ typedef struct evolu_fw {
     union {
         uint8_t arena[FW_ARENA];
         struct {
-            uint8_t change[FW_CHANGE_MAX];
-            uint8_t plain[FW_PLAIN_MAX];
-            uint8_t text[FW_PLAIN_MAX];
+            uint8_t change[FW_CHANGE_MAX]; /* decrypted in place */
+            uint8_t text[FW_TEXT_SCRATCH];
         };
     };
-    uint8_t scratch[FW_SCRATCH][EVOLU_TIMESTAMP_BYTES];
-    uint8_t chunkbuf[EVOLU_LINK_MSG_CHUNK_MAX]; /* a sent message, one chunk at a time */
+    uint8_t chunkbuf[FW_SEND_CHUNK]; /* a sent message, one chunk at a time */
     uint32_t readings_written, messages_applied, syncs;
 
     fw_table table;
-    char line[384];
+    char line[FW_LINE_MAX];
     size_t line_len;
 } evolu_fw;
 
@@ -205,10 +242,11 @@ void fw_host_table(evolu_fw *fw, evolu_stream_host *out);
 void fw_rx_source(evolu_fw *fw, evolu_source *out);
 
 /* --- fw_table.c --------------------------------------------------------------- */
-/* Checks that a decrypted change can be applied (a reading change whose cells
- * fit and whose row exists or has room): EVOLU_OK, EVOLU_E_CAPACITY (table
- * full), EVOLU_E_LIMIT (a cell larger than FW_TEXT_MAX); other tables and
- * columns are ignored (*relevant = false). new_rows counts rows it would add. */
+/* Checks that a decrypted change can be applied (a reading change whose
+ * columns can be read): EVOLU_OK, EVOLU_E_LIMIT (a column's derived text
+ * beyond text_cap); other tables and columns are ignored. A cell longer than
+ * FW_TEXT_MAX is fine: it is not held (see fw_cell). new_rows counts the rows
+ * it would add (the caller refuses a batch the table has no room for). */
 evolu_err fw_table_check(const fw_table *t, const evolu_dbchange_view *v, uint8_t *text,
                          size_t text_cap, size_t *new_rows);
 /* Applies a checked change last-writer-wins. */

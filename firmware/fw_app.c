@@ -1,6 +1,6 @@
 /*
  * fw_app.c - the firmware app: boot, trusted state (provisioning an owner
- * from the mnemonic on first boot), a `reading` row every tick (encrypted
+ * from its derived keys on first boot), a `reading` row every tick (encrypted
  * with the owner's key, stamped by the HLC, merged into the stream store on
  * the host, pushed), sync as the RBSR initiator over the stream store, and
  * the table state reported as JSON lines (docs/firmware.md has the lines).
@@ -90,7 +90,7 @@ static int p_eq(void *ctx, const void *a, const void *b, size_t n) {
     return cr(ctx)->memeq(cr(ctx)->ctx, a, b, n);
 }
 
-/* --- arguments: "mnemonic=<words> ticks=N period_ms=M idle=K sync_timeout_ms=T" ----- */
+/* --- arguments: "owner_keys=<hex> ticks=N period_ms=M idle=K sync_timeout_ms=T" ----- */
 
 static bool parse_u32(const char *s, uint32_t *out) {
     uint64_t v = 0;
@@ -104,46 +104,32 @@ static bool parse_u32(const char *s, uint32_t *out) {
     return true;
 }
 
+/* Unknown keys are ignored (a later version's arguments); mnemonic= is
+ * refused by name: the device takes the derived keys, not the words. */
 static bool parse_args(evolu_fw *fw) {
     fw_args *a = &fw->args;
     a->ticks = 5;
     a->period_ms = 1000;
     a->idle_ticks = 0;
     a->sync_timeout_ms = 3000;
-    a->mnemonic = NULL;
-    size_t n = fw->dp->args(fw->dp->ctx, a->buf, sizeof a->buf);
-    if (n >= sizeof a->buf) return false;
-    a->buf[n] = 0;
-    char *p = a->buf;
+    a->owner_keys = NULL;
+    a->mnemonic_given = false;
+    size_t n = fw->dp->args(fw->dp->ctx, fw->argbuf, sizeof fw->argbuf);
+    if (n >= sizeof fw->argbuf) return false;
+    fw->argbuf[n] = 0;
+    char *p = fw->argbuf;
     bool ok = true;
     while (*p) {
         while (*p == ' ') p++;
         if (!*p) break;
         char *tok = p;
         while (*p && *p != ' ') p++;
-        char *end = p;
-        if (!strncmp(tok, "mnemonic=", 9)) {
-            a->mnemonic = tok + 9;
-            /* the words run until the next key=value token */
-            for (;;) {
-                char *q = p;
-                while (*q == ' ') q++;
-                if (!*q) break;
-                char *w = q;
-                while (*q && *q != ' ' && *q != '=') q++;
-                if (*q == '=') break;
-                while (*q && *q != ' ') q++;
-                (void)w;
-                p = end = q;
-            }
-            if (*p) p++;
-            *end = 0;
-            continue;
-        }
         if (*p) *p++ = 0;
         uint32_t *dst = NULL;
         const char *val = NULL;
-        if (!strncmp(tok, "ticks=", 6)) dst = &a->ticks, val = tok + 6;
+        if (!strncmp(tok, "owner_keys=", 11)) a->owner_keys = tok + 11;
+        else if (!strncmp(tok, "mnemonic=", 9)) a->mnemonic_given = true, ok = false;
+        else if (!strncmp(tok, "ticks=", 6)) dst = &a->ticks, val = tok + 6;
         else if (!strncmp(tok, "period_ms=", 10)) dst = &a->period_ms, val = tok + 10;
         else if (!strncmp(tok, "idle=", 5)) dst = &a->idle_ticks, val = tok + 5;
         else if (!strncmp(tok, "sync_timeout_ms=", 16)) dst = &a->sync_timeout_ms, val = tok + 16;
@@ -160,14 +146,38 @@ static evolu_err save_trusted(void *ctx, const evolu_stream_trusted *t) {
     return fw_state_save(ctx, t);
 }
 
-static evolu_err provision(evolu_fw *fw) {
-    if (!fw->args.mnemonic) return EVOLU_E_ARG;
-    uint8_t secret[EVOLU_MNEMONIC_MAX_SECRET_BYTES];
-    size_t len = 0;
-    evolu_err e = evolu_mnemonic_to_secret(&fw->port, fw->args.mnemonic,
-                                           strlen(fw->args.mnemonic), secret, &len);
-    if (!e) e = evolu_owner_from_secret(&fw->port, secret, len, &fw->owner);
-    fw->port.memzero(fw->port.ctx, secret, sizeof secret);
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* owner_keys=<hex of owner id 16 B | encryption key 32 B | write key 16 B>,
+ * what `evolu owner show --device` prints: the owner's keys derived on the
+ * host from its mnemonic, so the device needs no BIP-39 list, no SLIP-21 and
+ * no SHA-512. The argument is wiped once read. */
+__attribute__((noinline)) static evolu_err provision(evolu_fw *fw) {
+    char *k = fw->args.owner_keys;
+    if (!k) return EVOLU_E_ARG;
+    uint8_t raw[sizeof fw->owner.id + sizeof fw->owner.encryption_key +
+                sizeof fw->owner.write_key];
+    size_t n = strlen(k);
+    evolu_err e = n == 2 * sizeof raw ? EVOLU_OK : EVOLU_E_INVALID;
+    for (size_t i = 0; !e && i < sizeof raw; i++) {
+        int hi = hex_digit(k[2 * i]), lo = hex_digit(k[2 * i + 1]);
+        if (hi < 0 || lo < 0) e = EVOLU_E_INVALID;
+        else raw[i] = (uint8_t)(hi << 4 | lo);
+    }
+    fw->port.memzero(fw->port.ctx, k, n);
+    if (!e) {
+        memcpy(fw->owner.id, raw, sizeof fw->owner.id);
+        memcpy(fw->owner.encryption_key, raw + sizeof fw->owner.id,
+               sizeof fw->owner.encryption_key);
+        memcpy(fw->owner.write_key, raw + sizeof fw->owner.id + sizeof fw->owner.encryption_key,
+               sizeof fw->owner.write_key);
+    }
+    fw->port.memzero(fw->port.ctx, raw, sizeof raw);
     if (e) return e;
     memset(&fw->trusted, 0, sizeof fw->trusted);
     fw->port.random(fw->port.ctx, fw->trusted.key, sizeof fw->trusted.key);
@@ -177,14 +187,25 @@ static evolu_err provision(evolu_fw *fw) {
 
 /* --- decrypting and applying changes -------------------------------------------------- */
 
-static evolu_err open_change(evolu_fw *fw, const evolu_timestamp *ts, const uint8_t *enc,
-                             size_t len, evolu_dbchange_view *v) {
+/* Decrypts in place: the plaintext replaces the ciphertext in enc (libsodium
+ * decrypts with m == c), so a change needs one buffer, not two. enc is
+ * unusable afterwards. */
+static evolu_err open_change(evolu_fw *fw, const evolu_timestamp *ts, uint8_t *enc, size_t len,
+                             evolu_dbchange_view *v) {
+    /* where the ciphertext starts: after the nonce and its length */
+    evolu_reader r = evolu_reader_make(enc, len);
+    const uint8_t *nonce;
+    uint64_t ct_len;
+    size_t off = 0;
+    if (!evolu_get_span(&r, &nonce, EVOLU_AEAD_NONCE_BYTES) && !evolu_get_varint(&r, &ct_len))
+        off = len - evolu_reader_left(&r);
+    /* (a framing error: decrypt reports it before it writes anything) */
     size_t plen = 0;
     evolu_err e = evolu_dbchange_decrypt(&fw->port, fw->owner.encryption_key, ts, enc, len,
-                                         fw->plain, sizeof fw->plain, &plen);
+                                         enc + off, len - off, &plen);
     if (e == EVOLU_E_BUFFER) return EVOLU_E_LIMIT; /* larger than the device takes */
     if (e) return e;
-    return evolu_dbchange_parse(fw->plain, plen, v);
+    return evolu_dbchange_parse(enc + off, plen, v);
 }
 
 /* --- a received message, read back from its host blob ------------------------------- */
@@ -293,17 +314,23 @@ static bool rebuild_visit(void *ctx, const uint8_t key[EVOLU_TIMESTAMP_BYTES], u
     r->err = evolu_timestamp_from_bytes(key, &ts);
     if (!r->err)
         r->err = fw->stream_table.read_change(fw->stream_table.ctx, key, &arena, &change, &len);
-    if (!r->err) r->err = open_change(fw, &ts, change, len, &v);
+    /* read into fw->change (bump_alloc hands out only that buffer), so it
+     * can be decrypted in place there */
+    if (!r->err) r->err = open_change(fw, &ts, fw->change + (change - fw->change), len, &v);
     if (!r->err) r->err = fw_table_apply(&fw->table, &v, fw->text, sizeof fw->text);
     return r->err == EVOLU_OK;
 }
 
 /* --- reports ------------------------------------------------------------------------- */
 
-static void report_table(evolu_fw *fw) {
+__attribute__((noinline)) static void report_table(evolu_fw *fw) {
     size_t n = fw_table_visible(&fw->table);
     fw_line(fw, "table rows=");
     fw_addu(fw, n);
+    if (fw->table.not_held) {
+        fw_add(fw, " not_held=");
+        fw_addu(fw, fw->table.not_held);
+    }
     fw_emit(fw);
     for (size_t i = 0; i < n; i++) {
         fw_line(fw, "row ");
@@ -324,13 +351,15 @@ static evolu_err send_built(evolu_fw *fw) {
 }
 
 /* Handles a received protocol message, if one is complete. */
-static void handle_incoming(evolu_fw *fw) {
+__attribute__((noinline)) static void handle_incoming(evolu_fw *fw) {
     if (!fw->rx_ready) return;
     fw->rx_ready = false;
     fw->rx_busy = true;
     if (fw->outstanding) fw->outstanding--;
+    /* no scratch: the engine streams a peer's Timestamps list against the
+     * store instead of sorting a copy (same bytes, no RAM) */
     evolu_client_config cc = {fw->owner.id, &fw->table_store, fw->owner.write_key, 0,
-                              FW_RX_MAX,    false,            fw->scratch,         FW_SCRATCH,
+                              FW_RX_MAX,    false,            NULL,                0,
                               FW_REPLY_MAX};
     /* The message is read from its host blob through the window; the reply
      * is left in the builder (reply NULL) and streamed to the link. */
@@ -390,9 +419,9 @@ static bool wait_answers(evolu_fw *fw) {
     return true;
 }
 
-static void sync_round(evolu_fw *fw) {
+__attribute__((noinline)) static void sync_round(evolu_fw *fw) {
     evolu_rbsr r;
-    evolu_rbsr_init(&r, &fw->table_store, false, fw->scratch, FW_SCRATCH);
+    evolu_rbsr_init(&r, &fw->table_store, false, NULL, 0);
     evolu_err e = evolu_rbsr_sync_request(&r, &fw->builder, fw->owner.id,
                                           EVOLU_SUBSCRIPTION_NONE);
     if (!e) e = send_built(fw);
@@ -440,7 +469,7 @@ static evolu_err store_reading(evolu_fw *fw, const evolu_store_batch *batch,
 }
 
 /* One reading: stamp, encrypt, index on the host, apply, push. */
-static void write_reading(evolu_fw *fw, uint32_t tick) {
+__attribute__((noinline)) static void write_reading(evolu_fw *fw, uint32_t tick) {
     if (fw_table_free(&fw->table) == 0) {
         fw_error(fw, "reading", EVOLU_E_CAPACITY);
         return;
@@ -495,6 +524,14 @@ static void write_reading(evolu_fw *fw, uint32_t tick) {
         fw_error(fw, "store", e);
         return;
     }
+    /* Push: a Request with the write key and this one message. While the
+     * relay is away the proxy queues it on disk and forwards it later. Sent
+     * before the reading is applied: applying decrypts fw->change in place. */
+    evolu_header h;
+    evolu_header_request(&h, fw->owner.id, fw->owner.write_key, EVOLU_SUBSCRIPTION_NONE);
+    evolu_err pe = evolu_msg_builder_begin(&fw->builder, &h, 0, 0);
+    if (!pe) pe = evolu_msg_builder_add_message(&fw->builder, &ts, fw->change, w.len);
+    if (!pe) pe = send_built(fw);
     evolu_dbchange_view v;
     e = open_change(fw, &ts, fw->change, w.len, &v);
     if (!e) e = fw_table_apply(&fw->table, &v, fw->text, sizeof fw->text);
@@ -508,19 +545,12 @@ static void write_reading(evolu_fw *fw, uint32_t tick) {
         fw_addn(fw, num, evolu_js_number_format(value, num));
     }
     fw_emit(fw);
-    /* Push: a Request with the write key and this one message. While the
-     * relay is away the proxy queues it on disk and forwards it later. */
-    evolu_header h;
-    evolu_header_request(&h, fw->owner.id, fw->owner.write_key, EVOLU_SUBSCRIPTION_NONE);
-    e = evolu_msg_builder_begin(&fw->builder, &h, 0, 0);
-    if (!e) e = evolu_msg_builder_add_message(&fw->builder, &ts, fw->change, w.len);
-    if (!e) e = send_built(fw);
-    if (e) fw_error(fw, "push", e);
+    if (pe) fw_error(fw, "push", pe);
 }
 
 /* --- main ------------------------------------------------------------------------------ */
 
-static void report_memory(evolu_fw *fw) {
+__attribute__((noinline)) static void report_memory(evolu_fw *fw) {
     const evolu_device_port *dp = fw->dp;
     size_t st = dp->ram_static ? dp->ram_static(dp->ctx) : 0;
     size_t sp = dp->stack_peak ? dp->stack_peak(dp->ctx) : 0;
@@ -558,7 +588,9 @@ int evolu_firmware_run(const evolu_device_port *dp) {
     evolu_port p = {fw, p_enc, p_dec, p_sha, p_hmac, p_random, p_now, p_zero, p_eq};
     fw->port = p;
     if (!parse_args(fw)) {
-        fw_line(fw, "error arguments (ticks=N period_ms=M idle=K sync_timeout_ms=T)");
+        fw_line(fw, fw->args.mnemonic_given ? "error arguments: mnemonic= not taken, "
+                                              "use owner_keys= (evolu owner show --device)"
+                                            : "error arguments");
         fw_emit(fw);
         return 2;
     }
@@ -566,7 +598,7 @@ int evolu_firmware_run(const evolu_device_port *dp) {
     if (e == EVOLU_E_DONE) {
         e = provision(fw);
         if (e == EVOLU_E_ARG) {
-            fw_line(fw, "error no owner: first boot needs mnemonic=<words>");
+            fw_line(fw, "error no owner: first boot needs owner_keys=");
             fw_emit(fw);
             return 2;
         }

@@ -36,7 +36,7 @@ static void flush_out(evolu_fw *fw) {
 
 void fw_link_init(evolu_fw *fw) {
     /* RTO 200 ms: a UART under QEMU (and a busy host) answers in tens of ms. */
-    evolu_link_config cfg = {200, 2000, FW_LINK_CREDIT, 0};
+    evolu_link_config cfg = {200, 2000, FW_LINK_CREDIT, FW_MTU};
     uint32_t session = 0;
     while (!session) fw->port.random(fw->port.ctx, (uint8_t *)&session, sizeof session);
     evolu_link_init(&fw->link, &cfg, session, fw->slots, FW_LINK_SLOTS, fw->rxframe,
@@ -100,8 +100,10 @@ static void rx_drain(evolu_fw *fw) {
         req.data = fw->rxq[i] + fw->rxq_done;
         req.data_len = k;
         size_t n = 0;
-        if (evolu_link_store_encode(&req, fw->rxpayload, sizeof fw->rxpayload, &n) != EVOLU_OK ||
-            evolu_link_send(&fw->link, EVOLU_LINK_CH_STORE, fw->rxpayload, n) != EVOLU_OK) {
+        /* encoded into the wire buffer: free outside flush_out, and the
+         * payload is copied into a send slot right away */
+        if (evolu_link_store_encode(&req, fw->wire, FW_MTU, &n) != EVOLU_OK ||
+            evolu_link_send(&fw->link, EVOLU_LINK_CH_STORE, fw->wire, n) != EVOLU_OK) {
             fw->rx_put_failed = true;
             k = len - fw->rxq_done; /* drop the chunk */
         } else {
@@ -153,7 +155,7 @@ static bool on_protocol(evolu_fw *fw, const uint8_t *p, size_t n) {
         fw->rx_gen++;
         break;
     case EVOLU_LINK_MSG_DATA: {
-        if (fw->rxq_n >= FW_RXQ || part.n > EVOLU_LINK_MSG_CHUNK_MAX || part.n == 0) {
+        if (fw->rxq_n >= FW_RXQ || part.n > FW_CHUNK || part.n == 0) {
             /* more than the credit allows: a host ignoring flow control */
             fw_error(fw, "message", EVOLU_E_LIMIT);
             rx_abandon(fw);
@@ -203,11 +205,9 @@ static void on_store(evolu_fw *fw, const uint8_t *p, size_t n) {
         }
         return; /* a late reply of an abandoned message: nothing to do */
     }
-    if (n <= sizeof fw->reply) {
-        memcpy(fw->reply, p, n);
-        fw->reply_len = n;
-        fw->reply_ready = true;
-    }
+    fw->reply = p; /* in rxframe, until the link decodes the next frame */
+    fw->reply_len = n;
+    fw->reply_ready = true;
 }
 
 /* Returns true when the frame's credit is held. */
@@ -235,23 +235,30 @@ static bool on_data(evolu_fw *fw, const evolu_link_event *ev) {
     return false;
 }
 
+/* Feeds input to the link. A store reply is read where the link decoded it,
+ * so feeding stops right after one (the rest of the input waits in inbuf for
+ * the next pump) and the caller reads it before pumping again. */
 void fw_pump(evolu_fw *fw, uint32_t wait_ms) {
     flush_out(fw);
-    size_t n = fw->dp->stream_read(fw->dp->ctx, fw->inbuf, sizeof fw->inbuf);
-    if (n == 0 && wait_ms) {
-        uint32_t t = evolu_link_timeout(&fw->link, ticks(fw));
-        if (t > wait_ms) t = wait_ms;
-        if (t) fw->dp->wait(fw->dp->ctx, t);
-        n = fw->dp->stream_read(fw->dp->ctx, fw->inbuf, sizeof fw->inbuf);
+    if (fw->in_len == 0) {
+        fw->in_pos = 0;
+        fw->in_len = fw->dp->stream_read(fw->dp->ctx, fw->inbuf, sizeof fw->inbuf);
+        if (fw->in_len == 0 && wait_ms) {
+            uint32_t t = evolu_link_timeout(&fw->link, ticks(fw));
+            if (t > wait_ms) t = wait_ms;
+            if (t) fw->dp->wait(fw->dp->ctx, t);
+            fw->in_len = fw->dp->stream_read(fw->dp->ctx, fw->inbuf, sizeof fw->inbuf);
+        }
     }
-    const uint8_t *in = fw->inbuf;
-    while (n) {
+    fw->reply_ready = false; /* a reply not taken by now is stale */
+    while (fw->in_len && !fw->reply_ready) {
         size_t used = 0;
         evolu_link_event ev;
-        evolu_err e = evolu_link_input(&fw->link, in, n, ticks(fw), &used, &ev);
-        if (used > n) used = n;
-        in += used;
-        n -= used;
+        evolu_err e = evolu_link_input(&fw->link, fw->inbuf + fw->in_pos, fw->in_len, ticks(fw),
+                                       &used, &ev);
+        if (used > fw->in_len) used = fw->in_len;
+        fw->in_pos += used;
+        fw->in_len -= used;
         if (e != EVOLU_OK) break;
         if (ev.kind == EVOLU_LINK_EV_CONNECTED) {
             /* The host (re)started: whatever was in flight is gone. */
@@ -276,8 +283,13 @@ void fw_pump(evolu_fw *fw, uint32_t wait_ms) {
     flush_out(fw);
 }
 
-/* Queues one payload, pumping until the window has room. */
-static evolu_err send_payload(evolu_fw *fw, uint8_t chan, const uint8_t *p, size_t n,
+/* Encodes one payload into out (cap bytes); its length, 0 if it cannot. */
+typedef size_t (*fw_encode)(void *ctx, uint8_t *out, size_t cap);
+
+/* Queues one payload, pumping until the window has room. The payload is
+ * encoded only then, into the wire buffer (evolu_link_send copies it into a
+ * slot, and flush_out uses the buffer again): no buffer of its own. */
+static evolu_err send_payload(evolu_fw *fw, uint8_t chan, fw_encode enc, void *ctx,
                               uint32_t resets) {
     uint32_t start = ticks(fw);
     while (!fw->link.connected || evolu_link_send_room(&fw->link) == 0) {
@@ -287,7 +299,9 @@ static evolu_err send_payload(evolu_fw *fw, uint8_t chan, const uint8_t *p, size
         fw_pump(fw, 20);
     }
     if (fw->link_resets != resets) return EVOLU_E_STATE;
-    evolu_err e = evolu_link_send(&fw->link, chan, p, n);
+    size_t n = enc(ctx, fw->wire, FW_MTU);
+    if (!n) return EVOLU_E_ARG;
+    evolu_err e = evolu_link_send(&fw->link, chan, fw->wire, n);
     flush_out(fw);
     return e;
 }
@@ -303,8 +317,29 @@ typedef struct msg_out {
 
 static size_t chunk_size(evolu_fw *fw) {
     size_t chunk = evolu_link_mtu(&fw->link);
-    if (chunk < 2 || chunk > EVOLU_LINK_MTU) chunk = EVOLU_LINK_MTU;
+    if (chunk < 2 || chunk > FW_MTU) chunk = FW_MTU;
     return chunk - 1;
+}
+
+/* The link_msg pieces of one message, encoded when the window has room. */
+typedef struct chunk_enc {
+    msg_out *o;
+    const uint8_t *p;
+    size_t k;
+} chunk_enc;
+static size_t enc_chunk(void *ctx, uint8_t *out, size_t cap) {
+    chunk_enc *c = ctx;
+    return evolu_link_msg_chunk(&c->o->t, c->p, c->k, out, cap);
+}
+static size_t enc_begin(void *ctx, uint8_t *out, size_t cap) {
+    chunk_enc *c = ctx;
+    return evolu_link_msg_begin(&c->o->t, (uint32_t)c->k, out, cap);
+}
+static size_t enc_end(void *ctx, uint8_t *out, size_t cap) {
+    return evolu_link_msg_end(&((chunk_enc *)ctx)->o->t, out, cap);
+}
+static size_t enc_abort(void *ctx, uint8_t *out, size_t cap) {
+    return evolu_link_msg_abort(&((chunk_enc *)ctx)->o->t, out, cap);
 }
 
 static evolu_err sink_write(void *ctx, const uint8_t *p, size_t n) {
@@ -313,9 +348,9 @@ static evolu_err sink_write(void *ctx, const uint8_t *p, size_t n) {
     size_t chunk = chunk_size(fw);
     while (n) {
         size_t k = n < chunk ? n : chunk;
-        size_t m = evolu_link_msg_chunk(&o->t, p, k, fw->payload, sizeof fw->payload);
-        if (!m) return EVOLU_E_STATE;
-        evolu_err e = send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, o->resets);
+        chunk_enc c = {o, p, k};
+        evolu_err e = send_payload(fw, EVOLU_LINK_CH_PROTOCOL, enc_chunk, &c, o->resets);
+        if (e == EVOLU_E_ARG) e = EVOLU_E_STATE;
         if (e) return e;
         p += k;
         n -= k;
@@ -333,20 +368,19 @@ evolu_err fw_msg_send_built(evolu_fw *fw, const evolu_msg_builder *b) {
     memset(&o, 0, sizeof o);
     o.fw = fw;
     o.resets = fw->link_resets;
-    size_t m = evolu_link_msg_begin(&o.t, (uint32_t)w.total, fw->payload, sizeof fw->payload);
-    e = m ? send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, o.resets) : EVOLU_E_ARG;
+    chunk_enc c = {&o, NULL, (size_t)w.total};
+    e = send_payload(fw, EVOLU_LINK_CH_PROTOCOL, enc_begin, &c, o.resets);
     if (e) return e;
     evolu_sink sink = {&o, sink_write};
     size_t cap = chunk_size(fw) < sizeof fw->chunkbuf ? chunk_size(fw) : sizeof fw->chunkbuf;
     evolu_swriter_init(&w, &sink, fw->chunkbuf, cap);
     e = evolu_msg_builder_emit_sink(b, &w, NULL, NULL);
     if (!e) {
-        m = evolu_link_msg_end(&o.t, fw->payload, sizeof fw->payload);
-        e = m ? send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, o.resets) : EVOLU_E_STATE;
+        e = send_payload(fw, EVOLU_LINK_CH_PROTOCOL, enc_end, &c, o.resets);
+        if (e == EVOLU_E_ARG) e = EVOLU_E_STATE;
     } else if (fw->link_resets == o.resets) {
         /* tell the host to drop what arrived (best effort) */
-        m = evolu_link_msg_abort(&o.t, fw->payload, sizeof fw->payload);
-        if (m) (void)send_payload(fw, EVOLU_LINK_CH_PROTOCOL, fw->payload, m, o.resets);
+        (void)send_payload(fw, EVOLU_LINK_CH_PROTOCOL, enc_abort, &c, o.resets);
     }
     return e;
 }
@@ -364,17 +398,19 @@ static evolu_err status_err(uint8_t status) {
     }
 }
 
-/* One request and its reply (rep's data points into fw->reply: copy it before
- * the next pump). */
+/* One request and its reply (rep's data points into the link's frame buffer:
+ * copy it before the next pump). */
+static size_t enc_store(void *ctx, uint8_t *out, size_t cap) {
+    size_t n = 0;
+    return evolu_link_store_encode(ctx, out, cap, &n) == EVOLU_OK ? n : 0;
+}
+
 static evolu_err call(evolu_fw *fw, evolu_link_store_msg *req, evolu_link_store_msg *rep) {
     fw->req_id = (uint16_t)((fw->req_id + 1u) & 0x7fffu); /* RX_ID set: received-message puts */
     req->id = fw->req_id;
-    size_t n = 0;
-    evolu_err e = evolu_link_store_encode(req, fw->payload, sizeof fw->payload, &n);
-    if (e) return EVOLU_E_STORAGE;
     uint32_t resets = fw->link_resets;
     fw->reply_ready = false;
-    e = send_payload(fw, EVOLU_LINK_CH_STORE, fw->payload, n, resets);
+    evolu_err e = send_payload(fw, EVOLU_LINK_CH_STORE, enc_store, req, resets);
     if (e) return EVOLU_E_STORAGE;
     uint32_t start = ticks(fw);
     for (;;) {
@@ -394,7 +430,7 @@ static evolu_err call(evolu_fw *fw, evolu_link_store_msg *req, evolu_link_store_
 /* Data bytes per request so a reply or a request fits one frame. */
 static size_t piece(evolu_fw *fw, size_t overhead) {
     size_t mtu = evolu_link_mtu(&fw->link);
-    if (mtu == 0) mtu = EVOLU_LINK_MTU;
+    if (mtu == 0) mtu = FW_MTU;
     return mtu > overhead ? mtu - overhead : 1;
 }
 

@@ -5,7 +5,12 @@
  * client database. Rows are kept sorted by their id string, which is the
  * order of `evolu query "... order by id"`.
  *
- * Nothing is ever truncated: a change that does not fit is refused with a
+ * Nothing is ever truncated. A text or bytes cell longer than FW_TEXT_MAX is
+ * not held: the cell keeps the change's timestamp (so last-writer-wins goes
+ * on exactly as in the client database) and its length, and reports itself
+ * as {"$notHeld":<bytes>} - the change itself is kept by the stream store and
+ * synced like any other, so the device converges. A change that cannot be
+ * read at all (its derived column text beyond the scratch) is refused with a
  * typed error by fw_table_check before anything of its batch is applied.
  * Changes of other tables and other columns are ignored (the device shows
  * only what it knows).
@@ -67,10 +72,6 @@ evolu_err fw_table_check(const fw_table *t, const evolu_dbchange_view *v, uint8_
         if (e == EVOLU_E_DONE) break;
         if (e == EVOLU_E_BUFFER) return EVOLU_E_LIMIT;
         if (e) return e;
-        if (column_of(&col) < 0) continue;
-        if ((col.value.kind == EVOLU_VALUE_TEXT || col.value.kind == EVOLU_VALUE_BYTES) &&
-            col.value.len > FW_TEXT_MAX)
-            return EVOLU_E_LIMIT;
     }
     bool found;
     (void)find(t, v->id, &found);
@@ -117,33 +118,34 @@ evolu_err fw_table_apply(fw_table *t, const evolu_dbchange_view *v, uint8_t *tex
         int k = column_of(&col);
         if (k < 0 || !newer(&row->cell[k], ts)) continue;
         fw_cell *c = &row->cell[k];
-        if ((col.value.kind == EVOLU_VALUE_TEXT || col.value.kind == EVOLU_VALUE_BYTES) &&
-            col.value.len > FW_TEXT_MAX)
-            return EVOLU_E_LIMIT;
+        if (c->kind == FW_KIND_NOT_HELD) t->not_held--;
         memcpy(c->ts, ts, sizeof c->ts);
         c->kind = (uint8_t)col.value.kind;
         c->len = 0;
         if (col.value.kind == EVOLU_VALUE_NUMBER) cell_set_number(c, col.value.number);
         if (col.value.kind == EVOLU_VALUE_TEXT || col.value.kind == EVOLU_VALUE_BYTES) {
-            c->len = (uint8_t)col.value.len;
-            if (col.value.len) memcpy(c->data, col.value.data, col.value.len);
+            if (col.value.len > FW_TEXT_MAX) {
+                /* not held: its length instead of its bytes, never a prefix */
+                uint32_t n = col.value.len > UINT32_MAX ? UINT32_MAX : (uint32_t)col.value.len;
+                c->kind = FW_KIND_NOT_HELD;
+                memcpy(c->data, &n, sizeof n);
+                t->not_held++;
+            } else {
+                c->len = (uint8_t)col.value.len;
+                if (col.value.len) memcpy(c->data, col.value.data, col.value.len);
+            }
         }
         t->changed = true;
     }
-    if (v->is_delete >= 0 && newer(&row->cell[FW_COL_DELETED], ts)) {
-        fw_cell *c = &row->cell[FW_COL_DELETED];
-        memcpy(c->ts, ts, sizeof c->ts);
-        c->kind = EVOLU_VALUE_NUMBER;
-        cell_set_number(c, v->is_delete);
+    if (v->is_delete >= 0 && memcmp(ts, row->del_ts, EVOLU_TIMESTAMP_BYTES) > 0) {
+        memcpy(row->del_ts, ts, sizeof row->del_ts);
+        row->deleted = v->is_delete > 0;
         t->changed = true;
     }
     return EVOLU_OK;
 }
 
-static bool deleted(const fw_row *r) {
-    const fw_cell *c = &r->cell[FW_COL_DELETED];
-    return c->kind == EVOLU_VALUE_NUMBER && cell_number(c) > 0.5;
-}
+static bool deleted(const fw_row *r) { return r->deleted != 0; }
 
 size_t fw_table_visible(const fw_table *t) {
     size_t n = 0;
@@ -204,6 +206,20 @@ static void put_cell(evolu_writer *w, const fw_cell *c) {
         }
         put(w, "\"}");
         break;
+    case FW_KIND_NOT_HELD: {
+        uint32_t n;
+        memcpy(&n, c->data, sizeof n);
+        put(w, "{\"$notHeld\":");
+        char b[10];
+        size_t i = sizeof b;
+        do {
+            b[--i] = (char)('0' + n % 10);
+            n /= 10;
+        } while (n);
+        evolu_put_bytes(w, (const uint8_t *)b + i, sizeof b - i);
+        put(w, "}");
+        break;
+    }
     default:
         put(w, "null");
         break;

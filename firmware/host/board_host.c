@@ -7,7 +7,8 @@
  *   evolu-fw-host --connect HOST:PORT --state FILE [ARG...]
  *
  * The ARGs, joined with spaces, are the firmware's command line (what
- * -append gives it under QEMU): "mnemonic=<24 words> ticks=N period_ms=M".
+ * -append gives it under QEMU): "owner_keys=<hex> ticks=N period_ms=M" (the
+ * keys from `evolu owner show --device`).
  * The connection is retried for 10 s (the peer may still be starting). With
  * --reconnect a host that goes away is dialled again, like a USB cable
  * plugged back in (the link then sees a new session).
@@ -225,7 +226,7 @@ int main(int argc, char **argv) {
     }
     if (!conn || !g_board.state) {
         fprintf(stderr, "usage: evolu-fw-host --connect HOST:PORT --state FILE [--reconnect] "
-                        "[mnemonic=<words>] [ticks=N] [period_ms=M] [idle=K]\n");
+                        "[owner_keys=<hex>] [ticks=N] [period_ms=M] [idle=K]\n");
         return 2;
     }
     size_t len = 0;

@@ -6,11 +6,13 @@
  * relay policy (evolu_relay_handle) over an in-memory index (channel 0).
  *
  *   evolu-fw-peer --listen PORT --store DIR [--timeout S]
- *                 [--mnemonic "<words>" --inject-after N [--inject-bulk M]]
+ *                 [--mnemonic "<words>" --inject-after N [--inject-bulk M]
+ *                  [--inject-note TEXT]]
  *
  * Prints "device on tcp:127.0.0.1:PORT" first (PORT 0 picks one). With
  * --inject-after N, once the relay holds N messages it adds one change of the
- * owner (a `reading` row, value 999, note "from peer"), as another client of
+ * owner (a `reading` row, value 999, note "from peer" or --inject-note's
+ * TEXT), as another client of
  * the same owner would, so the device's next sync must bring it in. Ends when
  * the device disconnects or after the timeout, printing
  * "peer: relay messages=N injected=ID".
@@ -73,6 +75,7 @@ typedef struct peer {
     const char *mnemonic;
     long inject_after;
     long inject_bulk; /* --inject-bulk N: N more changes of table "bulk" */
+    const char *inject_note; /* --inject-note TEXT: the injected row's note */
     bool injected;
     char injected_id[EVOLU_ID_CHARS + 1];
 } peer;
@@ -250,14 +253,14 @@ static void inject(peer *pr) {
     pr->port->random(pr->port->ctx, ts.node_id, sizeof ts.node_id);
     uint8_t id[16];
     evolu_id_random(pr->port, id);
-    static const char note[] = "from peer";
+    const char *note = pr->inject_note ? pr->inject_note : "from peer";
     evolu_column cols[2] = {
         {(const uint8_t *)"value", 5, evolu_value_number(999)},
-        {(const uint8_t *)"note", 4, evolu_value_text((const uint8_t *)note, sizeof note - 1)},
+        {(const uint8_t *)"note", 4, evolu_value_text((const uint8_t *)note, strlen(note))},
     };
     evolu_dbchange c = {(const uint8_t *)"reading", 7, {0}, cols, 2, true, -1};
     memcpy(c.id, id, 16);
-    uint8_t nonce[24], enc[1024];
+    uint8_t nonce[24], enc[4096];
     pr->port->random(pr->port->ctx, nonce, sizeof nonce);
     evolu_writer w = evolu_writer_make(enc, sizeof enc);
     if (evolu_dbchange_encrypt(&w, pr->port, owner.encryption_key, &c, &ts, nonce) ||
@@ -342,11 +345,14 @@ int main(int argc, char **argv) {
             pr.inject_after = atol(argv[++i]);
         else if (!strcmp(argv[i], "--inject-bulk") && i + 1 < argc)
             pr.inject_bulk = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--inject-note") && i + 1 < argc)
+            pr.inject_note = argv[++i];
         else if (!strcmp(argv[i], "--drop-at-commit") && i + 1 < argc)
             pr.drop_at = atol(argv[++i]);
         else {
             fprintf(stderr, "usage: evolu-fw-peer --listen PORT --store DIR [--timeout S] "
-                            "[--mnemonic WORDS --inject-after N] [--drop-at-commit N]\n");
+                            "[--mnemonic WORDS --inject-after N [--inject-note TEXT]] "
+                            "[--drop-at-commit N]\n");
             return 2;
         }
     }

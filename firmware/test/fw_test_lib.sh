@@ -10,6 +10,16 @@ check() { # WHAT CONDITION-COMMAND...
 }
 M="abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon art"
 
+# fw_owner_keys: sets K, the firmware's first-boot argument owner_keys=<hex> for
+# the owner of M, derived on the host by `evolu owner show --device` (the device
+# carries no BIP-39 code). The e2e tests restore the TypeScript app and the C
+# client from M itself, so they prove the keys are that owner's.
+fw_owner_keys() {
+    [ -n "${E:-}" ] && [ -x "$E" ] || { echo "FAIL: evolu is needed for owner_keys" >&2; exit 1; }
+    K=$("$E" owner show --device "$M")
+    case $K in owner_keys=*) ;; *) echo "FAIL: evolu owner show --device printed '$K'" >&2; exit 1 ;; esac
+}
+
 # fw_host_tools: sets FW_HOST and FW_PEER (built by the top-level build).
 fw_host_tools() {
     FW_HOST=$B/firmware/evolu-fw-host; FW_PEER=$B/firmware/evolu-fw-peer

@@ -126,8 +126,12 @@ evolu_err evolu_link_decode(evolu_link_decoder *d, const uint8_t *in, size_t n, 
 
 /* --- the endpoint ----------------------------------------------------------- */
 
-/* Bytes of caller storage per transmit slot (one unacknowledged frame). */
-#define EVOLU_LINK_SLOT_SIZE (3u + EVOLU_LINK_MTU)
+/* Bytes of caller storage per transmit slot (one unacknowledged frame) of an
+ * endpoint whose cfg.mtu is m; EVOLU_LINK_SLOT_SIZE for the full MTU (cfg.mtu
+ * 0). An endpoint never sends more than its own MTU either, so a device with a
+ * small cfg.mtu needs only small slots. */
+#define EVOLU_LINK_SLOT_BYTES(m) (3u + (size_t)(m))
+#define EVOLU_LINK_SLOT_SIZE EVOLU_LINK_SLOT_BYTES(EVOLU_LINK_MTU)
 /* Most slots (the send window) an endpoint uses. */
 #define EVOLU_LINK_MAX_SLOTS 64u
 
@@ -135,7 +139,7 @@ typedef struct evolu_link_config {
     uint32_t rto_ms;     /* first retransmit timeout (e.g. 200 on a UART) */
     uint32_t rto_max_ms; /* backoff doubles the timeout up to this */
     uint16_t rx_credit;  /* DATA frames the receiver accepts before it grants more */
-    uint16_t mtu;        /* payload this end accepts, <= EVOLU_LINK_MTU (0: the max) */
+    uint16_t mtu;        /* payload this end accepts and sends, <= EVOLU_LINK_MTU (0: the max) */
 } evolu_link_config;
 
 /* Counters for tests and diagnostics; they only ever grow. */
@@ -154,7 +158,7 @@ typedef struct evolu_link_stats {
 typedef struct evolu_link {
     evolu_link_config cfg;
     evolu_link_decoder dec;
-    uint8_t *slots;                  /* nslots * EVOLU_LINK_SLOT_SIZE, caller's */
+    uint8_t *slots;                  /* nslots * EVOLU_LINK_SLOT_BYTES(cfg.mtu), caller's */
     uint16_t nslots;
     /* session */
     uint32_t session, peer_session;  /* ours (nonzero), the peer's (0: unknown) */
@@ -186,7 +190,9 @@ typedef struct evolu_link_event {
 
 /* session: a nonzero value new at every start (random or a boot counter); the
  * peer resets its side when it sees a new one. slots: nslots (1..64) transmit
- * slots of EVOLU_LINK_SLOT_SIZE bytes; rxbuf: EVOLU_LINK_FRAME_MAX bytes. */
+ * slots of EVOLU_LINK_SLOT_BYTES(cfg->mtu) bytes (EVOLU_LINK_SLOT_SIZE for the
+ * full MTU); rxbuf: EVOLU_LINK_HEADER + cfg->mtu + EVOLU_LINK_CRC bytes
+ * (EVOLU_LINK_FRAME_MAX for the full MTU). */
 evolu_err evolu_link_init(evolu_link *l, const evolu_link_config *cfg, uint32_t session,
                           uint8_t *slots, uint16_t nslots, uint8_t *rxbuf, size_t rxcap);
 
@@ -197,8 +203,9 @@ evolu_err evolu_link_init(evolu_link *l, const evolu_link_config *cfg, uint32_t 
 evolu_err evolu_link_input(evolu_link *l, const uint8_t *in, size_t n, uint32_t now_ms,
                            size_t *used, evolu_link_event *ev);
 
-/* Produces the next frame to transmit into out (cap >= EVOLU_LINK_WIRE_MAX,
- * else EVOLU_E_BUFFER and nothing changes), *n = 0 when nothing is due. Call until *n == 0 after every input and send
+/* Produces the next frame to transmit into out (cap >=
+ * EVOLU_LINK_WIRE_SIZE(cfg.mtu), EVOLU_LINK_WIRE_MAX for the full MTU, else
+ * EVOLU_E_BUFFER and nothing changes), *n = 0 when nothing is due. Call until *n == 0 after every input and send
  * and whenever the clock advances: handshakes, retransmits after the timeout,
  * new data within the peer's credit, acks and credit probes come from here. */
 evolu_err evolu_link_poll(evolu_link *l, uint32_t now_ms, uint8_t *out, size_t cap, size_t *n);
@@ -226,7 +233,8 @@ bool evolu_link_idle(const evolu_link *l);
  * payloads still queued from the old session without granting for them. */
 void evolu_link_grant(evolu_link *l, uint16_t n);
 
-/* Largest payload evolu_link_send accepts now (the smaller of the two MTUs). */
+/* Largest payload evolu_link_send accepts now: the smaller of the two MTUs
+ * (ours, cfg.mtu, and the one the peer announced). */
 size_t evolu_link_mtu(const evolu_link *l);
 
 /* --- messages on channel 0: a protocol message of any size -------------------- */

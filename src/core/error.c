@@ -1,4 +1,5 @@
-/* error.c - messages for the one error enum (see evolu/error.h). */
+/* error.c - messages for the one error enum (see evolu/error.h); the names
+ * are in error_name.c. */
 #include "evolu/error.h"
 
 const char *evolu_strerror(evolu_err e) {
@@ -10,15 +11,4 @@ const char *evolu_strerror(evolu_err e) {
 #undef EVOLU_ERR_MSG_
     }
     return "unknown error";
-}
-
-const char *evolu_errname(evolu_err e) {
-    switch (e) {
-#define EVOLU_ERR_NAME_(name, value, msg) \
-    case name:                            \
-        return #name;
-        EVOLU_ERRORS(EVOLU_ERR_NAME_)
-#undef EVOLU_ERR_NAME_
-    }
-    return "EVOLU_E_UNKNOWN";
 }

@@ -14,12 +14,12 @@ static bool seq_lt(uint16_t a, uint16_t b) {
     return d != 0 && d < 0x8000u;
 }
 
-static uint8_t *slot(const evolu_link *l, uint16_t seq) {
-    return l->slots + (size_t)(seq % l->nslots) * EVOLU_LINK_SLOT_SIZE;
-}
-
 static uint16_t own_mtu(const evolu_link *l) {
     return l->cfg.mtu ? l->cfg.mtu : (uint16_t)EVOLU_LINK_MTU;
+}
+
+static uint8_t *slot(const evolu_link *l, uint16_t seq) {
+    return l->slots + (size_t)(seq % l->nslots) * EVOLU_LINK_SLOT_BYTES(own_mtu(l));
 }
 
 /* A new session (ours at start, or the peer's after it restarted): nothing of
@@ -54,7 +54,7 @@ evolu_err evolu_link_init(evolu_link *l, const evolu_link_config *cfg, uint32_t 
 }
 
 size_t evolu_link_mtu(const evolu_link *l) {
-    return l->connected ? (l->peer_mtu < EVOLU_LINK_MTU ? l->peer_mtu : EVOLU_LINK_MTU) : 0;
+    return l->connected ? (l->peer_mtu < own_mtu(l) ? l->peer_mtu : own_mtu(l)) : 0;
 }
 
 size_t evolu_link_send_room(const evolu_link *l) {
@@ -216,7 +216,8 @@ static evolu_err emit_hello(evolu_link *l, uint32_t now, uint8_t *out, size_t ca
 
 evolu_err evolu_link_poll(evolu_link *l, uint32_t now, uint8_t *out, size_t cap, size_t *n) {
     *n = 0;
-    if (cap < EVOLU_LINK_WIRE_MAX) return EVOLU_E_BUFFER; /* before any state moves */
+    /* before any state moves: room for the largest frame this end sends */
+    if (cap < EVOLU_LINK_WIRE_SIZE(own_mtu(l))) return EVOLU_E_BUFFER;
     if (!l->connected) {
         if (l->hello_due || now - l->hello_time >= l->rto)
             return emit_hello(l, now, out, cap, n);

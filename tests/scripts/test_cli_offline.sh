@@ -56,6 +56,27 @@ expect_err_has "no owner"
 expect_rc 2 "$E" owner show
 expect_err_has "no database"
 expect_rc 2 "$E" -d "$A" owner frobnicate
+# show --device: the firmware's first-boot argument (docs/firmware.md), the
+# published vectors' keys of Z (crypto_owner.json: ownerIdBytes |
+# encryptionKey | writeKey), from a mnemonic without a database and from a
+# database restored from it; the same for a fresh owner both ways
+KZ="owner_keys=f12f81866f218cecfd6e2476a63776b4c46de42f03111cba44a0ea8321ea942f38e74e4b2c7820670d8a36290e01843e392f339d02ce5f134fcecb2671512992"
+expect_rc 0 "$E" owner show --device "$Z"
+expect_out "$KZ"
+expect_rc 0 "$E" -d "$C" owner show --device
+expect_out "$KZ"
+expect_rc 0 "$E" -d "$A" owner show --device
+KA=$(cat "$T/out")
+echo "$KA" | grep -Eq '^owner_keys=[0-9a-f]{128}$' && ok || bad "owner show --device printed '$KA'"
+expect_rc 0 "$E" owner show --device "$M"
+expect_out "$KA"
+expect_rc 2 "$E" owner show --device "abandon abandon"
+expect_err_has "mnemonic"
+expect_rc 2 "$E" -d "$A" owner show --frobnicate
+expect_rc 1 "$E" -d "$T/y.db" owner show --device
+expect_err_has "no owner"
+expect_rc 0 "$E" owner --help
+grep -q -- "show --device" "$T/out" && ok || bad "owner --help lacks show --device"
 
 # --- schema ----------------------------------------------------------------------
 expect_rc 0 "$E" -d "$A" schema "todo(title, isCompleted)" "tag(name)"

@@ -4,9 +4,10 @@
 #   firmware in QEMU (mps2-an505, UART0 over TCP)  <->  evolu proxy  <->  a relay
 #   <->  a published TypeScript Evolu app (8.11.0, headless in Node) and a C client
 #
-#   1. the device boots, provisions its owner from the mnemonic and writes a
-#      reading every tick; the TypeScript app, restored from the same mnemonic,
-#      sees the device's readings;
+#   1. the device boots, provisions its owner from the keys `evolu owner show
+#      --device` derives from the mnemonic, and writes a reading every tick;
+#      the TypeScript app, restored from the mnemonic itself, sees the
+#      device's readings (so the keys are that owner's);
 #   2. a row the app inserts reaches the device's table;
 #   3. the relay is stopped: the device keeps writing, the proxy takes its
 #      pushes into its queue on disk; the proxy is then killed with SIGKILL
@@ -42,6 +43,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 . "$ROOT/firmware/test/fw_test_lib.sh"   # check/ok/bad, M, wait_pid, last_table
+fw_owner_keys                            # K: owner_keys=<hex> of M
 die() { echo "FAIL: $*" >&2; exit 1; }
 t0=$(date +%s)
 say() { echo "[e2e-$KIND +$(($(date +%s) - t0))s] $*" >&2; }
@@ -132,7 +134,7 @@ say "relay $URL ($KIND), proxy on $PPORT"
 (cd "$T" && exec qemu-system-arm -M mps2-an505 -nographic -monitor none \
     -semihosting-config enable=on,target=native -kernel "$ELF" \
     -chardev "socket,id=uart0,host=127.0.0.1,port=$PPORT,reconnect=1" -serial chardev:uart0 \
-    -append "mnemonic=$M ticks=$W period_ms=500 idle=240 state=fw.state" \
+    -append "$K ticks=$W period_ms=500 idle=240 state=fw.state" \
     >"$T/fw.out" 2>&1 </dev/null) &
 QEMU_PID=$!
 watchdog "$QEMU_PID" 600

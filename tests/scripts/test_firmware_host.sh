@@ -2,12 +2,15 @@
 # test_firmware_host.sh - the firmware app built for the host (firmware/host:
 # a TCP socket instead of UART0) against evolu-fw-peer (the device's host store
 # in a directory, and the relay policy over an in-memory index): first boot
-# provisions the owner from the mnemonic, N readings are written, indexed on
+# provisions the owner from its keys (owner_keys=, from `evolu owner show
+# --device` of the mnemonic), N readings are written, indexed on
 # the host and synced; a change of the same owner made on the relay side
 # reaches the device's table; a reboot reloads the trusted state, rebuilds
 # the table from the host store and syncs everything to a fresh relay; a
 # replayed or altered index is refused; a host that dies between its commit
-# and its reply loses no reading. Fast; no QEMU. See docs/firmware.md.
+# and its reply loses no reading; a note longer than the device holds is
+# marked "not held" (never cut), and sync still converges. Fast; no QEMU. See
+# docs/firmware.md.
 # usage: sh test_firmware_host.sh BUILD_DIR [PATH_TO_evolu]
 set -u
 B=${1:?usage: test_firmware_host.sh BUILD_DIR [EVOLU]}
@@ -22,13 +25,15 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$ROOT/firmware/test/fw_test_lib.sh"
+E=${2:-}
 fw_host_tools
+fw_owner_keys
 N=6
 
 # 1. first boot: provision, write N readings, receive the peer's change
 start_peer boot1 "$T/store" --mnemonic "$M" --inject-after 3
 timeout 120 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw.state" \
-    "mnemonic=$M" ticks=$N period_ms=100 idle=3 >"$T/fw1.out" 2>"$T/fw1.err" &
+    "$K" ticks=$N period_ms=100 idle=3 >"$T/fw1.out" 2>"$T/fw1.err" &
 FW_PID=$!
 wait_pid "$FW_PID" 110; FW_PID=
 check "firmware exit 0 (got $RC)" [ "$RC" = 0 ]
@@ -96,6 +101,34 @@ check "both readings written, none lost" [ "$(grep -c '^evolu-fw: wrote reading'
 check "no store error" sh -c "! grep -q '^evolu-fw: error store' '$T/boot7.out'"
 fw_boot boot8 0
 check "the index holds exactly 2 more ($((N + 6)))" grep -q "^evolu-fw: loaded entries=$((N + 6)) " "$T/boot8.out"
+
+# 5. a value longer than the device holds (FW_TEXT_MAX 16): a 40-character
+#    note, as a TypeScript app may write, is not held - the cell keeps its
+#    timestamp and length and says so - while the change is checked, stored
+#    and synced like any other: the device converges, nothing is refused, and
+#    after a reboot it is rebuilt the same and synced to a fresh relay
+LONG="a note of forty characters, not for a fw"
+start_peer long1 "$T/store2" --mnemonic "$M" --inject-after 2 --inject-note "$LONG"
+timeout 120 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw2.state" \
+    "$K" ticks=3 period_ms=100 idle=3 >"$T/long1.out" 2>&1 &
+FW_PID=$!
+wait_pid "$FW_PID" 110; FW_PID=
+stop_peer
+check "long note: exit 0 (got $RC)" [ "$RC" = 0 ]
+check "long note: no error" sh -c "! grep -q '^evolu-fw: error' '$T/long1.out'"
+check "long note: the row says its note is not held" \
+    grep -q '^evolu-fw: row {"id":"[^"]*","value":999,"note":{"\$notHeld":40}}$' "$T/long1.out"
+check "long note: the table counts it" grep -q '^evolu-fw: table rows=4 not_held=1$' "$T/long1.out"
+check "long note: converged after it" sh -c "sed -n '/notHeld/,\$p' '$T/long1.out' | grep -q '^evolu-fw: synced entries=4 rows=4'"
+start_peer long2 "$T/store2"
+timeout 60 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw2.state" \
+    ticks=0 period_ms=50 >"$T/long2.out" 2>&1 &
+FW_PID=$!
+wait_pid "$FW_PID" 50; FW_PID=
+stop_peer
+check "long note: rebuilt from the host store" grep -q '^evolu-fw: loaded entries=4 rows=4' "$T/long2.out"
+check "long note: still not held after the reboot" grep -q '"note":{"\$notHeld":40}' "$T/long2.out"
+check "long note: a fresh relay gets it from the device" grep -q "^peer: relay messages=4 " "$T/long2.peer.out"
 
 echo "firmware (host build): $checks checked, $fails failed; readings N=$N, rows $(printf '%s\n' "$rows" | grep -c '"id"')"
 [ "$fails" = 0 ]

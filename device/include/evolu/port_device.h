@@ -22,6 +22,12 @@ extern "C" {
 /* The table. Never NULL: the compiled-in libsodium needs no run-time start. */
 const evolu_port *evolu_port_device(void);
 
+/* The same table for a device provisioned with its owner's derived keys (the
+ * firmware): it never derives keys, so hmac_sha512 (SLIP-21's primitive) is
+ * left out and with it libsodium's SHA-512 (~8 KB of flash). Calling its
+ * hmac_sha512 is a bug and stops hard, like libsodium's misuse handler. */
+const evolu_port *evolu_port_device_provisioned(void);
+
 /* --- board hooks (one board file implements them) ------------------------- */
 
 /* Fill buf with len bytes from the board's cryptographic random source. */
