@@ -304,8 +304,13 @@ bool evolu_msg_size_can_add_timestamps_range_and_message(const evolu_msg_size *s
  * pushed (canAddMessage has no range to pay for) but never synced: the engine
  * would answer every round with a Fingerprint and make no progress, so
  * evolu_rbsr refuses it with EVOLU_E_LIMIT and the client database refuses to
- * create one. 999,825 for the default 1,000,000. */
+ * create one. 999,825 for the default 1,000,000: total_max minus
+ * EVOLU_MSG_CHANGE_OVERHEAD_MAX (0 below it). */
 size_t evolu_msg_size_change_max(size_t total_max);
+/* The same bound as a constant, for buffers sized at compile time: a reply
+ * limit of L carries changes up to L - EVOLU_MSG_CHANGE_OVERHEAD_MAX bytes
+ * (test_rbsr checks it against evolu_msg_size_change_max). */
+#define EVOLU_MSG_CHANGE_OVERHEAD_MAX 175u
 
 /* Account a message / a range. Like the TS builder's assertion, the result
  * must not exceed totalMaxSize (EVOLU_E_LIMIT); EVOLU_E_ORDER / EVOLU_E_MILLIS

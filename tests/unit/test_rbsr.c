@@ -655,6 +655,7 @@ static void oversize_change(void) {
     CHECK(evolu_msg_size_change_max(EVOLU_PROTOCOL_MAX_SIZE) ==
           EVOLU_PROTOCOL_MAX_SIZE - (total - max));
     CHECK(evolu_msg_size_change_max(100) == 0);
+    CHECK(total - max == EVOLU_MSG_CHANGE_OVERHEAD_MAX);
     for (int at_relay = 0; at_relay < 2; at_relay++) {
         evolu_err re, ce;
         evolu_relay_outcome ro;
