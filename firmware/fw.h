@@ -89,7 +89,7 @@
 #define FW_TEXT_SCRATCH FW_PLAIN_MAX /* a column's derived text while it is checked */
 #endif
 #ifndef FW_ROWS
-#define FW_ROWS 24u                /* rows of the reading table */
+#define FW_ROWS 22u                /* rows of the reading table */
 #endif
 #ifndef FW_TEXT_MAX
 #define FW_TEXT_MAX 16u            /* bytes of a text/bytes cell (>= 8: a number) */
@@ -98,7 +98,7 @@
 #define FW_ARGS_MAX 320u
 #endif
 #ifndef FW_LINE_MAX
-#define FW_LINE_MAX 256u           /* a report line (a row's JSON, escaped: <= 206) */
+#define FW_LINE_MAX 224u           /* a report line: "evolu-fw: row " + a row (<= 206) */
 #endif
 
 /* One cell: its value and the timestamp that wrote it (LWW). Byte-aligned
@@ -258,9 +258,9 @@ void fw_rx_source(evolu_fw *fw, evolu_source *out);
 
 /* --- fw_table.c --------------------------------------------------------------- */
 /* Checks that a decrypted change can be applied (a reading change whose
- * columns can be read): EVOLU_OK, EVOLU_E_LIMIT (a column's derived text
- * beyond text_cap); other tables and columns are ignored. A cell longer than
- * FW_TEXT_MAX is fine: it is not held (see fw_cell). new_rows counts the rows
+ * columns can be read); other tables and columns are ignored. A cell longer
+ * than FW_TEXT_MAX, a derived text beyond text_cap and a JSON value beyond
+ * the device's JSON limits are fine: not held (see fw_cell). new_rows counts the rows
  * it would add (the caller refuses a batch the table has no room for). */
 evolu_err fw_table_check(const fw_table *t, const evolu_dbchange_view *v, uint8_t *text,
                          size_t text_cap, size_t *new_rows);
