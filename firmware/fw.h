@@ -52,12 +52,11 @@
 #ifndef FW_WINDOW
 #define FW_WINDOW (EVOLU_MSG_SREADER_SLICES * 32u)
 #endif
-#ifndef FW_ARENA
-#define FW_ARENA 2304u             /* changes read back from the host per reply */
-#endif
 #ifndef FW_MSGS
-/* Message descriptors per reply: a reply holds at most FW_REPLY_MAX bytes
- * and an EncryptedDbChange is never below ~80 B, so 16 are never the limit. */
+/* Message descriptors per reply: a reply holds at most FW_REPLY_MAX (1,328)
+ * bytes and an EncryptedDbChange with its timestamp is never below ~81 B
+ * (the smallest padded plaintext, 36 B, + nonce, length and tag), so 16
+ * are never the limit. */
 #define FW_MSGS 16u
 #endif
 #ifndef FW_RANGES
@@ -77,11 +76,20 @@
 #ifndef FW_CHANGE_MAX
 #define FW_CHANGE_MAX (FW_PLAIN_MAX + 128u) /* an EncryptedDbChange written or received */
 #endif
+/* The builder's arena: the engine's record per range plus a reply that can
+ * carry the largest change the device stores (below), so every change it
+ * holds can be sent: a stored change no reply of the device can carry would
+ * stop its sync with a relay that lacks it (a fresh or a second relay). */
+#ifndef FW_ARENA
+#define FW_ARENA                                                                                 \
+    ((FW_RANGES * EVOLU_RBSR_ARENA_PER_RANGE + FW_CHANGE_MAX + EVOLU_MSG_CHANGE_OVERHEAD_MAX + 7u) & \
+     ~7u)
+#endif
 #ifndef FW_TEXT_SCRATCH
 #define FW_TEXT_SCRATCH FW_PLAIN_MAX /* a column's derived text while it is checked */
 #endif
 #ifndef FW_ROWS
-#define FW_ROWS 24u                /* rows of the reading table */
+#define FW_ROWS 22u                /* rows of the reading table */
 #endif
 #ifndef FW_TEXT_MAX
 #define FW_TEXT_MAX 16u            /* bytes of a text/bytes cell (>= 8: a number) */
@@ -90,7 +98,7 @@
 #define FW_ARGS_MAX 320u
 #endif
 #ifndef FW_LINE_MAX
-#define FW_LINE_MAX 256u           /* a report line (a row's JSON, escaped: <= 206) */
+#define FW_LINE_MAX 224u           /* a report line: "evolu-fw: row " + a row (<= 206) */
 #endif
 
 /* One cell: its value and the timestamp that wrote it (LWW). Byte-aligned
@@ -108,6 +116,13 @@ _Static_assert(FW_TEXT_MAX >= sizeof(double) && FW_TEXT_MAX <= 255, "FW_TEXT_MAX
 _Static_assert(FW_MTU >= 64u && FW_MTU <= EVOLU_LINK_MTU, "FW_MTU: 64..EVOLU_LINK_MTU");
 _Static_assert(FW_ARENA > FW_RANGES * EVOLU_RBSR_ARENA_PER_RANGE + 1024u,
                "FW_ARENA must hold the range records and a reply");
+/* What the device receives and stores it must be able to send again: a reply
+ * of FW_REPLY_MAX bytes carries a change of up to FW_REPLY_MAX -
+ * EVOLU_MSG_CHANGE_OVERHEAD_MAX bytes (evolu_msg_size_change_max); a larger
+ * stored change would make every sync with a relay that lacks it fail with
+ * EVOLU_E_LIMIT, for good. */
+_Static_assert(FW_REPLY_MAX >= FW_CHANGE_MAX + EVOLU_MSG_CHANGE_OVERHEAD_MAX,
+               "the device must be able to send every change it stores");
 _Static_assert(FW_CHANGE_MAX + FW_TEXT_SCRATCH <= FW_ARENA,
                "the change buffers share the arena");
 
@@ -243,9 +258,9 @@ void fw_rx_source(evolu_fw *fw, evolu_source *out);
 
 /* --- fw_table.c --------------------------------------------------------------- */
 /* Checks that a decrypted change can be applied (a reading change whose
- * columns can be read): EVOLU_OK, EVOLU_E_LIMIT (a column's derived text
- * beyond text_cap); other tables and columns are ignored. A cell longer than
- * FW_TEXT_MAX is fine: it is not held (see fw_cell). new_rows counts the rows
+ * columns can be read); other tables and columns are ignored. A cell longer
+ * than FW_TEXT_MAX, a derived text beyond text_cap and a JSON value beyond
+ * the device's JSON limits are fine: not held (see fw_cell). new_rows counts the rows
  * it would add (the caller refuses a batch the table has no room for). */
 evolu_err fw_table_check(const fw_table *t, const evolu_dbchange_view *v, uint8_t *text,
                          size_t text_cap, size_t *new_rows);

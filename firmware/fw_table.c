@@ -9,9 +9,12 @@
  * not held: the cell keeps the change's timestamp (so last-writer-wins goes
  * on exactly as in the client database) and its length, and reports itself
  * as {"$notHeld":<bytes>} - the change itself is kept by the stream store and
- * synced like any other, so the device converges. A change that cannot be
- * read at all (its derived column text beyond the scratch) is refused with a
- * typed error by fw_table_check before anything of its batch is applied.
+ * synced like any other, so the device converges. So is a value whose
+ * derived text is beyond the scratch, and a JSON value nested deeper than
+ * the device decodes (EVOLU_JSON_MAX_DEPTH is small on the device: its
+ * decoder keeps 5 bytes of stack per level). A change that cannot be read at
+ * all is refused with a typed error by fw_table_check before anything of
+ * its batch is applied.
  * Changes of other tables and other columns are ignored (the device shows
  * only what it knows).
  */
@@ -59,6 +62,18 @@ static size_t find(const fw_table *t, const uint8_t id[EVOLU_ID_BYTES], bool *fo
 
 size_t fw_table_free(const fw_table *t) { return FW_ROWS - t->n; }
 
+/* The next column, its derived text in text[0..cap). A value the device
+ * cannot derive (its text longer than cap, or a JSON value beyond the
+ * device's nesting or work limits, evolu/json.h) is moved past with data
+ * NULL: not held, never refused. */
+static evolu_err next_column(evolu_dbchange_view *it, uint8_t *text, size_t cap,
+                             evolu_column *col) {
+    evolu_writer w = evolu_writer_make(text, cap);
+    evolu_err e = evolu_dbchange_next_column(it, &w, col);
+    if (e == EVOLU_E_BUFFER) e = evolu_dbchange_skip_column(it, col);
+    return e;
+}
+
 evolu_err fw_table_check(const fw_table *t, const evolu_dbchange_view *v, uint8_t *text,
                          size_t text_cap, size_t *new_rows) {
     *new_rows = 0;
@@ -67,10 +82,8 @@ evolu_err fw_table_check(const fw_table *t, const evolu_dbchange_view *v, uint8_
     evolu_column col;
     evolu_err e;
     for (;;) {
-        evolu_writer w = evolu_writer_make(text, text_cap);
-        e = evolu_dbchange_next_column(&it, &w, &col);
+        e = next_column(&it, text, text_cap, &col);
         if (e == EVOLU_E_DONE) break;
-        if (e == EVOLU_E_BUFFER) return EVOLU_E_LIMIT;
         if (e) return e;
     }
     bool found;
@@ -110,10 +123,8 @@ evolu_err fw_table_apply(fw_table *t, const evolu_dbchange_view *v, uint8_t *tex
     evolu_dbchange_view it = *v;
     evolu_column col;
     for (;;) {
-        evolu_writer w = evolu_writer_make(text, text_cap);
-        evolu_err e = evolu_dbchange_next_column(&it, &w, &col);
+        evolu_err e = next_column(&it, text, text_cap, &col);
         if (e == EVOLU_E_DONE) break;
-        if (e == EVOLU_E_BUFFER) return EVOLU_E_LIMIT;
         if (e) return e;
         int k = column_of(&col);
         if (k < 0 || !newer(&row->cell[k], ts)) continue;
@@ -124,7 +135,7 @@ evolu_err fw_table_apply(fw_table *t, const evolu_dbchange_view *v, uint8_t *tex
         c->len = 0;
         if (col.value.kind == EVOLU_VALUE_NUMBER) cell_set_number(c, col.value.number);
         if (col.value.kind == EVOLU_VALUE_TEXT || col.value.kind == EVOLU_VALUE_BYTES) {
-            if (col.value.len > FW_TEXT_MAX) {
+            if (col.value.len > FW_TEXT_MAX || !col.value.data) {
                 /* not held: its length instead of its bytes, never a prefix */
                 uint32_t n = col.value.len > UINT32_MAX ? UINT32_MAX : (uint32_t)col.value.len;
                 c->kind = FW_KIND_NOT_HELD;

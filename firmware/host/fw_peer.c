@@ -15,7 +15,8 @@
  * TEXT), as another client of
  * the same owner would, so the device's next sync must bring it in. Ends when
  * the device disconnects or after the timeout, printing
- * "peer: relay messages=N injected=ID".
+ * "peer: relay messages=N injected=ID bytes=B" (B: the changes' bytes the
+ * relay holds; the injection prints its change's size too).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -227,8 +228,12 @@ static void send_message(peer *pr, const uint8_t *p, size_t n) {
     uint8_t out[EVOLU_LINK_MTU];
     size_t k = evolu_link_msg_begin(&t, (uint32_t)n, out, sizeof out);
     enqueue(pr, EVOLU_LINK_CH_PROTOCOL, out, k);
-    for (size_t off = 0; off < n; off += EVOLU_LINK_MSG_CHUNK_MAX) {
-        size_t c = n - off < EVOLU_LINK_MSG_CHUNK_MAX ? n - off : EVOLU_LINK_MSG_CHUNK_MAX;
+    /* CHUNKs within the smaller MTU of the two ends, as the proxy sends them
+     * (a device with a smaller MTU refuses a longer frame) */
+    size_t max = evolu_link_mtu(&pr->link) > 1 ? evolu_link_mtu(&pr->link) - 1 : 1;
+    if (max > EVOLU_LINK_MSG_CHUNK_MAX) max = EVOLU_LINK_MSG_CHUNK_MAX;
+    for (size_t off = 0; off < n; off += max) {
+        size_t c = n - off < max ? n - off : max;
         k = evolu_link_msg_chunk(&t, p + off, c, out, sizeof out);
         enqueue(pr, EVOLU_LINK_CH_PROTOCOL, out, k);
     }
@@ -268,6 +273,7 @@ static void inject(peer *pr) {
         fprintf(stderr, "peer: inject failed\n");
         exit(1);
     }
+    size_t injected_len = w.len; /* the EncryptedDbChange's size */
     /* A large answer: changes of a table the device does not show (it still
      * decrypts, checks, indexes and caches each), ~300 bytes each, so the
      * relay's Response to the device's next sync is up to 1,000,000 bytes. */
@@ -295,7 +301,7 @@ static void inject(peer *pr) {
     evolu_id_to_string(id, pr->injected_id);
     pr->injected_id[EVOLU_ID_CHARS] = 0;
     pr->injected = true;
-    printf("peer: injected id=%s\n", pr->injected_id);
+    printf("peer: injected id=%s bytes=%zu\n", pr->injected_id, injected_len);
     fflush(stdout);
 }
 
@@ -463,9 +469,10 @@ reconnect:
             }
         }
     }
-    printf("peer: relay messages=%llu injected=%s\n",
+    printf("peer: relay messages=%llu injected=%s bytes=%llu\n",
            (unsigned long long)evolu_mem_index_size(pr.idx),
-           pr.injected ? pr.injected_id : "-");
+           pr.injected ? pr.injected_id : "-",
+           (unsigned long long)evolu_mem_index_stored_bytes(pr.idx));
     fflush(stdout);
     close(pr.fd);
     close(ls);

@@ -126,9 +126,19 @@ evolu_err evolu_dbchange_parse(const uint8_t *plain, size_t len, evolu_dbchange_
 /* Reads the next column; derived text goes to `text` (see evolu_value_decode).
  * EVOLU_E_DONE after the last one. If the column's derived text does not fit in
  * `text`, returns EVOLU_E_BUFFER without consuming the column (col->value.len
- * tells the room needed; text is unchanged), so the caller can retry. */
+ * tells the room needed; text is unchanged), so the caller can retry. In a
+ * reduced JSON build (EVOLU_JSON_REDUCED) a Json value beyond its limits
+ * gives EVOLU_E_BUFFER with any room: skip it (evolu_dbchange_skip_column). */
 evolu_err evolu_dbchange_next_column(evolu_dbchange_view *v, evolu_writer *text,
                                      evolu_column *col);
+
+/* Reads the next column like evolu_dbchange_next_column but without its
+ * derived text, so it always moves on: for a value with derived text,
+ * col->value is EVOLU_VALUE_TEXT with data NULL and len the text's length
+ * (for a Json value beyond a reduced build's limits, EVOLU_JSON_REDUCED in
+ * evolu/json.h, its MessagePack length). For a caller that cannot hold a
+ * value and moves past it (the firmware: "not held"). */
+evolu_err evolu_dbchange_skip_column(evolu_dbchange_view *v, evolu_column *col);
 
 /* --- streaming decryption: changes larger than RAM ---------------------------------- */
 

@@ -24,7 +24,22 @@
 extern "C" {
 #endif
 
-#define EVOLU_JSON_MAX_DEPTH 1000
+/* The protocol's nesting limit: 8.11.0's encoder throws beyond it. */
+#define EVOLU_JSON_PROTOCOL_DEPTH 1000
+/* This build's limit. The decoder keeps a 5-byte record per level on the stack
+ * (~5 KB at 1000), so a device build may set a smaller one (-D, e.g. 16, for
+ * the firmware: device/CMakeLists.txt). Such a build cannot judge deeper
+ * values, so it marks them instead of refusing them (evolu_value_decode) and
+ * refuses to encode text it cannot tell is not JSON (evolu_value_encode):
+ * what it does write is what TypeScript writes. The host keeps 1000. */
+#ifndef EVOLU_JSON_MAX_DEPTH
+#define EVOLU_JSON_MAX_DEPTH EVOLU_JSON_PROTOCOL_DEPTH
+#endif
+#if EVOLU_JSON_MAX_DEPTH < 1 || EVOLU_JSON_MAX_DEPTH > EVOLU_JSON_PROTOCOL_DEPTH
+#error "EVOLU_JSON_MAX_DEPTH: 1..EVOLU_JSON_PROTOCOL_DEPTH"
+#endif
+/* A build whose limits are below the protocol's (see above). */
+#define EVOLU_JSON_REDUCED (EVOLU_JSON_MAX_DEPTH < EVOLU_JSON_PROTOCOL_DEPTH)
 
 /* evolu_msgpack_to_json reads peer input, and putting map keys into JS order
  * without allocating means re-scanning. Every scan step (a MessagePack marker,
@@ -42,7 +57,9 @@ extern "C" {
 #define EVOLU_JSON_WORK_FACTOR 32u
 /* Maps with out-of-order or duplicate keys nested inside one another deeper
  * than this are rejected with EVOLU_E_LIMIT (never produced by TS encoders). */
-#define EVOLU_JSON_MAX_SLOW_MAPS 8
+#ifndef EVOLU_JSON_MAX_SLOW_MAPS
+#define EVOLU_JSON_MAX_SLOW_MAPS 8 /* 28 B of stack each; a reduced build may lower it */
+#endif
 
 /* --- JavaScript numbers ------------------------------------------------------ */
 

@@ -73,7 +73,11 @@ evolu_err evolu_value_encode(evolu_writer *w, const evolu_value *v);
  * changes. Errors: EVOLU_E_TRUNCATED, EVOLU_E_VARINT, EVOLU_E_VALUE_TYPE (tags
  * 24..29 and >= 37), EVOLU_E_NUMBER (non-finite float, 8.11.0), EVOLU_E_MSGPACK,
  * EVOLU_E_TRAILING (Json payload not consumed exactly), EVOLU_E_DATE (a DateIso
- * tag whose time is outside years 0000..9999), and the JSON decoder's errors. */
+ * tag whose time is outside years 0000..9999), and the JSON decoder's errors.
+ * A reduced JSON build (EVOLU_JSON_REDUCED, evolu/json.h) does not refuse a
+ * Json value deeper than its EVOLU_JSON_MAX_DEPTH or over its work limits
+ * (EVOLU_E_NESTING, EVOLU_E_LIMIT): it returns EVOLU_OK, v->data NULL and
+ * v->len the MessagePack length, like text that did not fit. */
 evolu_err evolu_value_decode(evolu_reader *r, evolu_writer *text, evolu_value *v);
 
 /* Same value as JS sees it: same kind, numbers bit-identical (so -0 != 0),

@@ -265,8 +265,8 @@ evolu_err evolu_dbchange_parse(const uint8_t *plain, size_t len, evolu_dbchange_
     return EVOLU_OK;
 }
 
-evolu_err evolu_dbchange_next_column(evolu_dbchange_view *v, evolu_writer *text,
-                                     evolu_column *col) {
+static evolu_err column(evolu_dbchange_view *v, evolu_writer *text, evolu_column *col,
+                        bool skip) {
     if (v->next >= v->n_columns) return EVOLU_E_DONE;
     evolu_reader r = v->columns;
     size_t text_len = text->len;
@@ -274,7 +274,7 @@ evolu_err evolu_dbchange_next_column(evolu_dbchange_view *v, evolu_writer *text,
     if ((e = evolu_get_string(&r, &col->name, &col->name_len))) return e;
     if (is_system_column(col->name, col->name_len)) return EVOLU_E_SYSTEM_COLUMN;
     if ((e = evolu_value_decode(&r, text, &col->value))) return e;
-    if (col->value.kind == EVOLU_VALUE_TEXT && !col->value.data) {
+    if (col->value.kind == EVOLU_VALUE_TEXT && !col->value.data && !skip) {
         /* The derived text did not fit: leave the column unread. */
         text->len = text_len;
         text->err = text_err;
@@ -283,6 +283,16 @@ evolu_err evolu_dbchange_next_column(evolu_dbchange_view *v, evolu_writer *text,
     v->columns = r;
     v->next++;
     return EVOLU_OK;
+}
+
+evolu_err evolu_dbchange_next_column(evolu_dbchange_view *v, evolu_writer *text,
+                                     evolu_column *col) {
+    return column(v, text, col, false);
+}
+
+evolu_err evolu_dbchange_skip_column(evolu_dbchange_view *v, evolu_column *col) {
+    evolu_writer none = evolu_writer_make(NULL, 0); /* derived text: measured only */
+    return column(v, &none, col, true);
 }
 
 evolu_err evolu_dbchange_decrypt(const evolu_port *port,

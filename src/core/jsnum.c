@@ -198,6 +198,7 @@ static double bitsd(uint64_t u) {
 
 /* Shortest digits of a positive finite double: digits[0..k) with value
  * 0.d1d2...dk * 10^*n (so *n is the JS "n"). Returns k (1..17). */
+static int shortest_digits_big(uint64_t f, int e, unsigned be, char digits[20], int *n_out);
 static int shortest_digits(uint64_t bits, char digits[20], int *n_out) {
     unsigned be = (unsigned)(bits >> 52) & 0x7ff;
     uint64_t f = bits & ((1ULL << 52) - 1);
@@ -225,6 +226,17 @@ static int shortest_digits(uint64_t bits, char digits[20], int *n_out) {
         *n_out = len;
         return k;
     }
+    return shortest_digits_big(f, e, be, digits, n_out);
+}
+
+/* The general case (Steele & White / dragon4 with exact big integers): its
+ * five 160-byte numbers stay off the stack of the integer path above, which
+ * a device decoding a JSON value deep in its call chain takes for every
+ * integer. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int shortest_digits_big(uint64_t f, int e, unsigned be, char digits[20], int *n_out) {
     uint32_t rs[FMT_LIMBS], ss[FMT_LIMBS], mps[FMT_LIMBS], mms[FMT_LIMBS], ts[FMT_LIMBS];
     big r, s, mp, mm, t;
     big_init(&r, rs, FMT_LIMBS);

@@ -12,7 +12,10 @@
 #      table, and prints its peak RAM (painted stack + static), which FAILS
 #      the test over the device-core budget, 16,384 B;
 #   3. a reboot from the semihosting state file: reloads, syncs to a fresh
-#      relay; its peak RAM is checked against the same budget;
+#      relay, receives a note that is JSON nested deeper than the device
+#      decodes (not held, never refused); another reboot rebuilds it and
+#      receives a small JSON note (held as its text); the peak RAM of both,
+#      with the JSON decoder on the stack, is checked against the same budget;
 #   4. when `evolu proxy` exists: QEMU <-> proxy <-> `evolu relay --port 0` <->
 #      a C client restored from the same mnemonic: the client sees the
 #      device's readings and its own change reaches the device; then the
@@ -101,17 +104,44 @@ echo "firmware peak RAM under QEMU: static $MS B + painted stack $MK B = $MT B o
 check "peak RAM within the budget ($MT B <= $RAM_BUDGET B)" within_ram
 
 # 3. reboot: state file and host store bring it back; a fresh relay gets all
-start_peer q2 "$T/store"
-run_qemu q2 "$PEER_PORT" "ticks=1 period_ms=200 idle=1 state=fw.state"
+#    N+2; then the relay side writes a note that is a JSON value nested 40
+#    deep (Evolu sends it as MessagePack): deeper than the device decodes
+#    (EVOLU_JSON_MAX_DEPTH 32 in its build, a 5-byte stack record per level),
+#    so it is not held - checked, stored, synced, never refused
+DEEP=$(printf '%40s' '' | tr ' ' '['; printf 1; printf '%40s' '' | tr ' ' ']')
+start_peer q2 "$T/store" --mnemonic "$M" --inject-after $((N + 2)) --inject-note "$DEEP"
+run_qemu q2 "$PEER_PORT" "ticks=1 period_ms=200 idle=2 state=fw.state"
 wait_pid "$QEMU_PID" 140; QEMU_PID=
 stop_peer
 check "reboot exit 0 (got $RC)" [ "$RC" = 0 ]
 check "no second provisioning" sh -c "! grep -q provisioned '$T/q2.out'"
 check "reloaded N+1 entries" grep -q "^evolu-fw: loaded entries=$((N + 1)) rows=$((N + 1))" "$T/q2.out"
-check "fresh relay got all N+2" grep -q "^peer: relay messages=$((N + 2)) " "$T/q2.peer.out"
+check "fresh relay got all N+2, then the JSON note" grep -q "^peer: relay messages=$((N + 3)) " "$T/q2.peer.out"
+check "deep JSON: no error" sh -c "! grep -q '^evolu-fw: error' '$T/q2.out'"
+check "deep JSON: not held (its 41 bytes of MessagePack)" \
+    grep -q '^evolu-fw: row {"id":"[^"]*","value":999,"note":{"\$notHeld":41}}$' "$T/q2.out"
+check "deep JSON: converged after it" sh -c "sed -n '/notHeld/,\$p' '$T/q2.out' | grep -q '^evolu-fw: synced entries=$((N + 3)) rows=$((N + 3))'"
 mem_of "$T/q2.out"
-echo "firmware peak RAM after the reboot: static $MS B + painted stack $MK B = $MT B of $RAM_BUDGET B"
+echo "firmware peak RAM after the reboot (a JSON value received): static $MS B + painted stack $MK B = $MT B of $RAM_BUDGET B"
 check "peak RAM after the reboot within the budget ($MT B <= $RAM_BUDGET B)" within_ram
+if [ "$MT" != ? ] && { [ "$PEAK" = ? ] || [ "$MT" -gt "$PEAK" ]; }; then PEAK=$MT; fi
+
+# 3b. another reboot: the deep JSON change is rebuilt from the host store (not
+#     held again), and a small JSON note, as a TypeScript app writes it, is
+#     decoded and held as its JSON text
+start_peer qj "$T/store" --mnemonic "$M" --inject-after $((N + 3)) --inject-note '{"a":1,"b":2.5}'
+run_qemu qj "$PEER_PORT" "ticks=0 period_ms=200 idle=2 state=fw.state"
+wait_pid "$QEMU_PID" 140; QEMU_PID=
+stop_peer
+check "JSON reboot exit 0 (got $RC)" [ "$RC" = 0 ]
+check "JSON: no error" sh -c "! grep -q '^evolu-fw: error' '$T/qj.out'"
+check "JSON: the deep note rebuilt, not held" grep -q "^evolu-fw: loaded entries=$((N + 3)) rows=$((N + 3))" "$T/qj.out"
+check "JSON: a small JSON note held as its text" \
+    grep -q '^evolu-fw: row {"id":"[^"]*","value":999,"note":"{\\"a\\":1,\\"b\\":2.5}"}$' "$T/qj.out"
+check "JSON: the table counts one not held" grep -q "^evolu-fw: table rows=$((N + 4)) not_held=1$" "$T/qj.out"
+mem_of "$T/qj.out"
+echo "firmware peak RAM with JSON values (rebuilt and received): static $MS B + painted stack $MK B = $MT B of $RAM_BUDGET B"
+check "peak RAM with JSON values within the budget ($MT B <= $RAM_BUDGET B)" within_ram
 if [ "$MT" != ? ] && { [ "$PEAK" = ? ] || [ "$MT" -gt "$PEAK" ]; }; then PEAK=$MT; fi
 
 # 4. through the proxy and the C relay to a C client, with a relay outage

@@ -9,7 +9,9 @@
 # the table from the host store and syncs everything to a fresh relay; a
 # replayed or altered index is refused; a host that dies between its commit
 # and its reply loses no reading; a note longer than the device holds is
-# marked "not held" (never cut), and sync still converges. Fast; no QEMU. See
+# marked "not held" (never cut), and sync still converges; a ~1,100-byte
+# change the device received and stored reaches a fresh relay from it. Fast;
+# no QEMU. See
 # docs/firmware.md.
 # usage: sh test_firmware_host.sh BUILD_DIR [PATH_TO_evolu]
 set -u
@@ -129,6 +131,35 @@ stop_peer
 check "long note: rebuilt from the host store" grep -q '^evolu-fw: loaded entries=4 rows=4' "$T/long2.out"
 check "long note: still not held after the reboot" grep -q '"note":{"\$notHeld":40}' "$T/long2.out"
 check "long note: a fresh relay gets it from the device" grep -q "^peer: relay messages=4 " "$T/long2.peer.out"
+
+# 6. the largest change the device stores, it can send: a ~1,100-byte
+#    change (a 1,000-character note) received from the relay, stored, then a
+#    reboot against a FRESH relay that lacks it - the device's sync must carry
+#    it there (before, its replies held at most 977-byte changes, so this
+#    stopped every sync with EVOLU_E_LIMIT, for good)
+BIG=$(printf '%1000s' '' | tr ' ' '.')
+start_peer big1 "$T/store3" --mnemonic "$M" --inject-after 1 --inject-note "$BIG"
+timeout 120 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw3.state" \
+    "$K" ticks=2 period_ms=100 idle=3 >"$T/big1.out" 2>&1 &
+FW_PID=$!
+wait_pid "$FW_PID" 110; FW_PID=
+stop_peer
+BIGLEN=$(sed -n 's/^peer: injected id=[^ ]* bytes=\([0-9]*\)$/\1/p' "$T/big1.peer.out")
+check "big change: injected, 1,100..1,152 bytes (got ${BIGLEN:-none})" \
+    sh -c "[ -n '$BIGLEN' ] && [ '$BIGLEN' -ge 1100 ] && [ '$BIGLEN' -le 1152 ]"
+check "big change: received with no error" sh -c "! grep -q '^evolu-fw: error' '$T/big1.out'"
+check "big change: its note not held" grep -q '"note":{"\$notHeld":1000}' "$T/big1.out"
+start_peer big2 "$T/store3"
+timeout 60 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw3.state" \
+    ticks=0 idle=1 period_ms=50 >"$T/big2.out" 2>&1 &
+FW_PID=$!
+wait_pid "$FW_PID" 50; FW_PID=
+stop_peer
+check "big change: sent to a fresh relay with no error" sh -c "! grep -q '^evolu-fw: error' '$T/big2.out'"
+check "big change: the fresh relay holds all 3" grep -q "^peer: relay messages=3 " "$T/big2.peer.out"
+RELAYED=$(sed -n 's/^peer: relay messages=3 injected=- bytes=\([0-9]*\)$/\1/p' "$T/big2.peer.out")
+check "big change: its bytes among them (${RELAYED:-?} >= $BIGLEN + 2 readings)" \
+    sh -c "[ -n '$RELAYED' ] && [ '$RELAYED' -gt '$BIGLEN' ]"
 
 echo "firmware (host build): $checks checked, $fails failed; readings N=$N, rows $(printf '%s\n' "$rows" | grep -c '"id"')"
 [ "$fails" = 0 ]

@@ -252,6 +252,19 @@ static void parse(void) {
     CHECK(evolu_dbchange_next_column(&v, &tw, &out) == EVOLU_OK &&
           out.value.len == 9 && !memcmp(out.value.data, "{\"a\":[1]}", 9));
     CHECK(evolu_dbchange_next_column(&v, &tw, &out) == EVOLU_E_DONE);
+
+    /* skip_column: moves past every column, derived text measured only
+     * (what a device that cannot hold a value does: "not held"). */
+    CHECK(evolu_dbchange_parse(buf, w.len, &v) == EVOLU_OK);
+    CHECK(evolu_dbchange_skip_column(&v, &out) == EVOLU_OK && out.value.len == 8 &&
+          !memcmp(out.value.data, "Buy milk", 8)); /* a String points into the input */
+    CHECK(evolu_dbchange_skip_column(&v, &out) == EVOLU_OK &&
+          out.value.kind == EVOLU_VALUE_TEXT && !out.value.data && out.value.len == 24 &&
+          out.name_len == 4 && !memcmp(out.name, "when", 4) && v.next == 2);
+    CHECK(evolu_dbchange_skip_column(&v, &out) == EVOLU_OK && out.value.number == -1.5);
+    CHECK(evolu_dbchange_skip_column(&v, &out) == EVOLU_OK && !out.value.data &&
+          out.value.len == 9);
+    CHECK(evolu_dbchange_skip_column(&v, &out) == EVOLU_E_DONE);
 }
 
 static bool all_zero(const uint8_t *p, size_t n) {
