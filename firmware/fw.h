@@ -136,11 +136,17 @@ typedef struct fw_row {
     uint8_t deleted;
 } fw_row;
 
+/* A bounded view: the device's data is its stream store on the host, which
+ * keeps and syncs every change. Once FW_ROWS rows are held, a change to any
+ * other row is counted in changes_not_held and not shown (never applied
+ * partly: the device cannot know that row's cell timestamps). Rows are never
+ * dropped, so a row not held never becomes held later in a run. */
 typedef struct fw_table {
     fw_row rows[FW_ROWS];
     size_t n;
-    uint32_t not_held; /* cells whose value is longer than FW_TEXT_MAX */
-    bool changed;      /* since the last report */
+    uint32_t not_held;         /* cells whose value is longer than FW_TEXT_MAX */
+    uint32_t changes_not_held; /* changes of rows the full table does not hold */
+    bool changed;              /* since the last report */
 } fw_table;
 
 /* The parsed arguments; the text itself is in evolu_fw.argbuf (boot only). */
@@ -260,14 +266,13 @@ void fw_rx_source(evolu_fw *fw, evolu_source *out);
 /* Checks that a decrypted change can be applied (a reading change whose
  * columns can be read); other tables and columns are ignored. A cell longer
  * than FW_TEXT_MAX, a derived text beyond text_cap and a JSON value beyond
- * the device's JSON limits are fine: not held (see fw_cell). new_rows counts the rows
- * it would add (the caller refuses a batch the table has no room for). */
-evolu_err fw_table_check(const fw_table *t, const evolu_dbchange_view *v, uint8_t *text,
-                         size_t text_cap, size_t *new_rows);
-/* Applies a checked change last-writer-wins. */
+ * the device's JSON limits are fine: not held (see fw_cell), and so is a row
+ * beyond FW_ROWS (see fw_table): nothing is refused for the table's size. */
+evolu_err fw_table_check(const evolu_dbchange_view *v, uint8_t *text, size_t text_cap);
+/* Applies a checked change last-writer-wins; a change of a row the full
+ * table does not hold is counted (changes_not_held), not applied. */
 evolu_err fw_table_apply(fw_table *t, const evolu_dbchange_view *v, uint8_t *text,
                          size_t text_cap);
-size_t fw_table_free(const fw_table *t);
 /* Writes row i (in id order) as the JSON object of `evolu query` into out. */
 size_t fw_table_row_json(const fw_table *t, size_t i, char *out, size_t cap);
 size_t fw_table_visible(const fw_table *t);

@@ -246,30 +246,28 @@ static evolu_err rb_put(void *ctx, uint64_t pos, const uint8_t ts[EVOLU_TIMESTAM
 }
 
 /* Applies the messages of a received message: check every change first (all
- * or nothing: a change that does not fit refuses the batch with a typed
- * error), apply them to the table last-writer-wins, advance the HLC, then
- * merge them into the stream store (which saves the trusted state, clock
- * included). Each pass reads the changes from the host again, one at a time. */
+ * or nothing: a change that cannot be read refuses the batch with a typed
+ * error; the table's size never does, see fw_table), apply them to the table
+ * last-writer-wins, advance the HLC, then merge them into the stream store
+ * (which saves the trusted state, clock included). Each pass reads the
+ * changes from the host again, one at a time. */
 static evolu_err fw_write_source(void *ctx, evolu_msg_sreader *rd) {
     evolu_fw *fw = ctx;
     evolu_timestamp ts, clk = fw->clock;
-    size_t len, new_rows = 0;
+    size_t len;
     int64_t now = fw->port.now_ms(fw->port.ctx);
     evolu_dbchange_view v;
     evolu_err e;
     evolu_msg_sreader_rewind(rd);
     while ((e = next_received(fw, &ts, &len)) == EVOLU_OK) {
-        size_t nr = 0;
         e = open_change(fw, &ts, fw->change, len, &v);
-        if (!e) e = fw_table_check(&fw->table, &v, fw->text, sizeof fw->text, &nr);
+        if (!e) e = fw_table_check(&v, fw->text, sizeof fw->text);
         evolu_timestamp next;
         if (!e) e = evolu_hlc_receive(&clk, &ts, now, EVOLU_HLC_MAX_DRIFT, &next, NULL);
         if (e) return e;
         clk = next;
-        new_rows += nr;
     }
     if (e != EVOLU_E_DONE) return e;
-    if (new_rows > fw_table_free(&fw->table)) return EVOLU_E_CAPACITY;
     evolu_msg_sreader_rewind(rd);
     while ((e = next_received(fw, &ts, &len)) == EVOLU_OK) {
         e = open_change(fw, &ts, fw->change, len, &v);
@@ -284,7 +282,8 @@ static evolu_err fw_write_source(void *ctx, evolu_msg_sreader *rd) {
     return evolu_stream_store_merge_source(&fw->store, &batch, &changes, NULL);
 }
 
-/* Boot: rebuild the table from the changes cached on the host. */
+/* Boot: rebuild the table from the changes cached on the host, in the
+ * store's order; past FW_ROWS rows the rest is counted, as in a run. */
 typedef struct {
     evolu_fw *fw;
     evolu_err err;
@@ -330,6 +329,10 @@ __attribute__((noinline)) static void report_table(evolu_fw *fw) {
     if (fw->table.not_held) {
         fw_add(fw, " not_held=");
         fw_addu(fw, fw->table.not_held);
+    }
+    if (fw->table.changes_not_held) {
+        fw_add(fw, " changes_not_held=");
+        fw_addu(fw, fw->table.changes_not_held);
     }
     fw_emit(fw);
     for (size_t i = 0; i < n; i++) {
@@ -468,12 +471,9 @@ static evolu_err store_reading(evolu_fw *fw, const evolu_store_batch *batch,
     return e;
 }
 
-/* One reading: stamp, encrypt, index on the host, apply, push. */
+/* One reading: stamp, encrypt, index on the host, apply, push. A full table
+ * only does not show it (fw_table): it is stored and pushed all the same. */
 __attribute__((noinline)) static void write_reading(evolu_fw *fw, uint32_t tick) {
-    if (fw_table_free(&fw->table) == 0) {
-        fw_error(fw, "reading", EVOLU_E_CAPACITY);
-        return;
-    }
     evolu_timestamp ts;
     evolu_err e = evolu_hlc_send(&fw->clock, fw->port.now_ms(fw->port.ctx), EVOLU_HLC_MAX_DRIFT,
                                  &ts, NULL);

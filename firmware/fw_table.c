@@ -16,7 +16,9 @@
  * all is refused with a typed error by fw_table_check before anything of
  * its batch is applied.
  * Changes of other tables and other columns are ignored (the device shows
- * only what it knows).
+ * only what it knows). The table is a bounded view of the stream store: once
+ * it holds FW_ROWS rows, changes of other rows are counted, not shown (see
+ * fw_table in fw.h); their changes are stored and synced all the same.
  */
 #include <string.h>
 
@@ -60,8 +62,6 @@ static size_t find(const fw_table *t, const uint8_t id[EVOLU_ID_BYTES], bool *fo
     return lo;
 }
 
-size_t fw_table_free(const fw_table *t) { return FW_ROWS - t->n; }
-
 /* The next column, its derived text in text[0..cap). A value the device
  * cannot derive (its text longer than cap, or a JSON value beyond the
  * device's nesting or work limits, evolu/json.h) is moved past with data
@@ -74,22 +74,14 @@ static evolu_err next_column(evolu_dbchange_view *it, uint8_t *text, size_t cap,
     return e;
 }
 
-evolu_err fw_table_check(const fw_table *t, const evolu_dbchange_view *v, uint8_t *text,
-                         size_t text_cap, size_t *new_rows) {
-    *new_rows = 0;
+evolu_err fw_table_check(const evolu_dbchange_view *v, uint8_t *text, size_t text_cap) {
     if (!is_reading(v)) return EVOLU_OK;
     evolu_dbchange_view it = *v;
     evolu_column col;
     evolu_err e;
-    for (;;) {
-        e = next_column(&it, text, text_cap, &col);
-        if (e == EVOLU_E_DONE) break;
-        if (e) return e;
-    }
-    bool found;
-    (void)find(t, v->id, &found);
-    if (!found) *new_rows = 1;
-    return EVOLU_OK;
+    do e = next_column(&it, text, text_cap, &col);
+    while (!e);
+    return e == EVOLU_E_DONE ? EVOLU_OK : e;
 }
 
 static double cell_number(const fw_cell *c) {
@@ -110,7 +102,12 @@ evolu_err fw_table_apply(fw_table *t, const evolu_dbchange_view *v, uint8_t *tex
     bool found;
     size_t at = find(t, v->id, &found);
     if (!found) {
-        if (t->n >= FW_ROWS) return EVOLU_E_CAPACITY;
+        if (t->n >= FW_ROWS) {
+            /* not held: the stream store keeps and syncs the change */
+            t->changes_not_held++;
+            t->changed = true;
+            return EVOLU_OK;
+        }
         memmove(&t->rows[at + 1], &t->rows[at], (t->n - at) * sizeof t->rows[0]);
         memset(&t->rows[at], 0, sizeof t->rows[at]);
         memcpy(t->rows[at].id, v->id, EVOLU_ID_BYTES);

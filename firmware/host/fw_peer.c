@@ -7,12 +7,12 @@
  *
  *   evolu-fw-peer --listen PORT --store DIR [--timeout S]
  *                 [--mnemonic "<words>" --inject-after N [--inject-bulk M]
- *                  [--inject-note TEXT]]
+ *                  [--inject-note TEXT] [--inject-id ID]]
  *
  * Prints "device on tcp:127.0.0.1:PORT" first (PORT 0 picks one). With
  * --inject-after N, once the relay holds N messages it adds one change of the
  * owner (a `reading` row, value 999, note "from peer" or --inject-note's
- * TEXT), as another client of
+ * TEXT; a new row, or the row ID with --inject-id), as another client of
  * the same owner would, so the device's next sync must bring it in. Ends when
  * the device disconnects or after the timeout, printing
  * "peer: relay messages=N injected=ID bytes=B" (B: the changes' bytes the
@@ -77,6 +77,7 @@ typedef struct peer {
     long inject_after;
     long inject_bulk; /* --inject-bulk N: N more changes of table "bulk" */
     const char *inject_note; /* --inject-note TEXT: the injected row's note */
+    const char *inject_id;   /* --inject-id ID: the row it changes (else a new one) */
     bool injected;
     char injected_id[EVOLU_ID_CHARS + 1];
 } peer;
@@ -257,7 +258,11 @@ static void inject(peer *pr) {
     ts.millis = (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
     pr->port->random(pr->port->ctx, ts.node_id, sizeof ts.node_id);
     uint8_t id[16];
-    evolu_id_random(pr->port, id);
+    if (!pr->inject_id) evolu_id_random(pr->port, id);
+    else if (evolu_id_from_string(pr->inject_id, strlen(pr->inject_id), id)) {
+        fprintf(stderr, "peer: bad --inject-id\n");
+        exit(1);
+    }
     const char *note = pr->inject_note ? pr->inject_note : "from peer";
     evolu_column cols[2] = {
         {(const uint8_t *)"value", 5, evolu_value_number(999)},
@@ -353,11 +358,13 @@ int main(int argc, char **argv) {
             pr.inject_bulk = atol(argv[++i]);
         else if (!strcmp(argv[i], "--inject-note") && i + 1 < argc)
             pr.inject_note = argv[++i];
+        else if (!strcmp(argv[i], "--inject-id") && i + 1 < argc)
+            pr.inject_id = argv[++i];
         else if (!strcmp(argv[i], "--drop-at-commit") && i + 1 < argc)
             pr.drop_at = atol(argv[++i]);
         else {
             fprintf(stderr, "usage: evolu-fw-peer --listen PORT --store DIR [--timeout S] "
-                            "[--mnemonic WORDS --inject-after N [--inject-note TEXT]] "
+                            "[--mnemonic WORDS --inject-after N [--inject-note TEXT] [--inject-id ID]] "
                             "[--drop-at-commit N]\n");
             return 2;
         }

@@ -10,8 +10,9 @@
 # replayed or altered index is refused; a host that dies between its commit
 # and its reply loses no reading; a note longer than the device holds is
 # marked "not held" (never cut), and sync still converges; a ~1,100-byte
-# change the device received and stored reaches a fresh relay from it. Fast;
-# no QEMU. See
+# change the device received and stored reaches a fresh relay from it; more
+# readings than the table holds are all stored and synced, the table counting
+# what it does not show. Fast; no QEMU. See
 # docs/firmware.md.
 # usage: sh test_firmware_host.sh BUILD_DIR [PATH_TO_evolu]
 set -u
@@ -160,6 +161,54 @@ check "big change: the fresh relay holds all 3" grep -q "^peer: relay messages=3
 RELAYED=$(sed -n 's/^peer: relay messages=3 injected=- bytes=\([0-9]*\)$/\1/p' "$T/big2.peer.out")
 check "big change: its bytes among them (${RELAYED:-?} >= $BIGLEN + 2 readings)" \
     sh -c "[ -n '$RELAYED' ] && [ '$RELAYED' -gt '$BIGLEN' ]"
+
+# 7. more readings than the table holds (FW_ROWS 22): the table is a bounded
+#    view of the stream store. Every reading is still written, stored and
+#    pushed, the device stays synced, and the table counts what it does not
+#    show; after a reboot it is rebuilt by the same rule (the first 22 rows in
+#    the store's order), a peer's change to a held row applies, and a new row
+#    received while the table is full is counted, never refused (before, the
+#    23rd tick was `error reading` and such a batch stopped sync for good)
+MANY=30
+start_peer full1 "$T/store4"
+timeout 120 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw4.state" \
+    "$K" ticks=$MANY period_ms=20 idle=1 >"$T/full1.out" 2>&1 &
+FW_PID=$!
+wait_pid "$FW_PID" 110; FW_PID=
+stop_peer
+check "full: exit 0 (got $RC)" [ "$RC" = 0 ]
+check "full: no error" sh -c "! grep -q '^evolu-fw: error' '$T/full1.out'"
+check "full: $MANY readings written" [ "$(grep -c '^evolu-fw: wrote reading' "$T/full1.out")" = $MANY ]
+check "full: the relay got all $MANY" grep -q "^peer: relay messages=$MANY " "$T/full1.peer.out"
+check "full: synced with all $MANY stored" grep -q "^evolu-fw: synced entries=$MANY rows=22$" "$T/full1.out"
+check "full: the table shows 22, counts 8 not held" \
+    sh -c "grep '^evolu-fw: table rows=' '$T/full1.out' | tail -n 1 | grep -q '^evolu-fw: table rows=22 changes_not_held=8$'"
+check "full: 22 rows listed" [ "$(last_table "$T/full1.out" | grep -c '"id"')" = 22 ]
+FIRST=$(sed -n 's/^evolu-fw: wrote reading id=\([^ ]*\) .*/\1/p' "$T/full1.out" | head -n 1)
+start_peer full2 "$T/store4" --mnemonic "$M" --inject-after 0 --inject-id "$FIRST" --inject-note "changed"
+timeout 60 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw4.state" \
+    ticks=0 idle=2 period_ms=50 >"$T/full2.out" 2>&1 &
+FW_PID=$!
+wait_pid "$FW_PID" 50; FW_PID=
+stop_peer
+check "full: reboot exit 0 (got $RC)" [ "$RC" = 0 ]
+check "full: reboot, no error" sh -c "! grep -q '^evolu-fw: error' '$T/full2.out'"
+check "full: rebuilt 22 of $MANY rows" grep -q "^evolu-fw: loaded entries=$MANY rows=22$" "$T/full2.out"
+check "full: rebuilt, counts 8 not held" grep -q '^evolu-fw: table rows=22 changes_not_held=8$' "$T/full2.out"
+check "full: the peer's change to a held row applied" \
+    sh -c "grep -q '^evolu-fw: row {\"id\":\"$FIRST\",\"value\":999,\"note\":\"changed\"}$' '$T/full2.out'"
+check "full: a fresh relay gets all $((MANY + 1))" grep -q "^peer: relay messages=$((MANY + 1)) " "$T/full2.peer.out"
+start_peer full3 "$T/store4" --mnemonic "$M" --inject-after 0
+timeout 60 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw4.state" \
+    ticks=0 idle=2 period_ms=50 >"$T/full3.out" 2>&1 &
+FW_PID=$!
+wait_pid "$FW_PID" 50; FW_PID=
+stop_peer
+check "full: a new row received when full, no error" sh -c "! grep -q '^evolu-fw: error' '$T/full3.out'"
+check "full: it is stored and synced" grep -q "^evolu-fw: synced entries=$((MANY + 2)) rows=22$" "$T/full3.out"
+check "full: and counted, not shown" \
+    sh -c "grep '^evolu-fw: table rows=' '$T/full3.out' | tail -n 1 | grep -q '^evolu-fw: table rows=22 changes_not_held=9$'"
+check "full: the held row keeps the peer's change" grep -q "\"id\":\"$FIRST\",\"value\":999,\"note\":\"changed\"" "$T/full3.out"
 
 echo "firmware (host build): $checks checked, $fails failed; readings N=$N, rows $(printf '%s\n' "$rows" | grep -c '"id"')"
 [ "$fails" = 0 ]
