@@ -149,7 +149,10 @@ evolu_err evolu_sync(evolu *ev, int timeout_ms);
  * drops. Returns EVOLU_OK when the time is up or evolu_stop was called. */
 evolu_err evolu_run(evolu *ev, int timeout_ms);
 
-/* Makes evolu_run / evolu_sync return soon (async-signal-safe: sets a flag). */
+/* Makes evolu_run / evolu_sync return soon (async-signal-safe: sets a flag).
+ * A stop made before the call, e.g. by a signal while evolu_open or the
+ * connection was under way, makes the next call return at once; each call
+ * consumes it. */
 void evolu_stop(evolu *ev);
 
 /* App loop: fills fds (up to cap) with the sockets to poll and *timeout_ms

@@ -543,7 +543,9 @@ evolu_err evolu_sync(evolu *ev, int timeout_ms) {
                 c->waiting_since = mono_ms();
         }
     }
-    ev->stop = 0;
+    /* A stop requested before this call (a signal while the database opened
+     * or the connection started) counts: the flag is consumed on return,
+     * never cleared on entry, or that stop would be lost. */
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
     int64_t progress_at = mono_ms() + 5000;
     for (;;) {
@@ -562,7 +564,10 @@ evolu_err evolu_sync(evolu *ev, int timeout_ms) {
             if (c->sync_failed) return c->sync_failed;
             if (!c->ever_open && c->failed_attempts >= 3) return EVOLU_E_CONNECT;
         }
-        if (ev->stop) return EVOLU_E_TIMEOUT;
+        if (ev->stop) {
+            ev->stop = 0;
+            return EVOLU_E_TIMEOUT;
+        }
         if (mono_ms() >= deadline) {
             for (size_t i = 0; i < ev->n; i++)
                 if (ev->conns[i].err && ev->conns[i].state != C_OPEN) return ev->conns[i].err;
@@ -577,12 +582,12 @@ evolu_err evolu_run(evolu *ev, int timeout_ms) {
     if (!ev) return EVOLU_E_ARG;
     evolu_err e = evolu_connect(ev);
     if (e) return e;
-    ev->stop = 0;
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
     while (!ev->stop && mono_ms() < deadline) {
         lws_service(ev->ctx, 0);
         housekeeping(ev);
     }
+    ev->stop = 0; /* consumed (see evolu_sync) */
     return EVOLU_OK;
 }
 

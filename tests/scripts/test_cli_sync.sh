@@ -156,6 +156,19 @@ grep -q "\"id\":\"$L2\",\"column\":\"title\",\"value\":\"after restart\"" "$T/wa
 kill -TERM "$WATCH_PID"; wait "$WATCH_PID"; rc=$?; WATCH_PID=
 [ "$rc" = 0 ] && ok || bad "watch exit $rc on SIGTERM"
 
+# SIGTERM while watch is still starting (opening the database, the first
+# connection attempt): it exits at once; before, evolu_run cleared a stop that
+# came in that window and ran on until killed (timeout's -k: exit 137)
+step "SIGTERM while starting"
+for d in 0.1 0.3 0.6; do
+    timeout -k 5 30 "$E" -d "$B" watch "ws://127.0.0.1:1" >/dev/null 2>&1 &
+    P=$!
+    sleep "$d"
+    kill -TERM "$P"
+    wait "$P"; rc=$?
+    case $rc in 0 | 143) ok ;; *) bad "watch given SIGTERM after ${d}s: exit $rc (137/124: it ignored the stop)" ;; esac
+done
+
 # watch --timeout ends by itself with 0
 step "watch --timeout"
 run 0 timeout -k 5 30 "$E" -d "$B" watch "$URL" --timeout 1
