@@ -26,6 +26,7 @@
 
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "evolu/client_db.h"
 #include "evolu/port_sodium.h"
 
@@ -38,18 +39,9 @@ static int64_t fixed_now(void *ctx) {
 }
 
 static uint64_t g_rng = 0x2545F4914F6CDD1DULL;
-static uint64_t rnd(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
-}
+static uint64_t rnd(void) { return bench_rnd(&g_rng); }
 
-static double clock_s(clockid_t id) {
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
+static double clock_s(clockid_t id) { return bench_clock_s(id); }
 static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
 /* CPU time of this process: on a shared, loaded machine the fair measure of
  * "changes per second on one core" (wall time also counts waiting for the

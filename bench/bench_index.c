@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "evolu/mem_index.h"
 #include "evolu/port_sodium.h"
 #include "evolu/sqlite_index.h"
@@ -27,26 +28,12 @@
 #define SQL_BATCH 1000
 
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
-static uint64_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t rnd(void) { return bench_rnd(&rng); }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
+static double now_s(void) { return bench_clock_s(CLOCK_MONOTONIC); }
 /* CPU time of this process (the machine is shared: wall time also counts
  * waiting for a core). */
-static double cpu_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
+static double cpu_s(void) { return bench_clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static evolu_timestamp ts_at(uint64_t i) {
     evolu_timestamp t;

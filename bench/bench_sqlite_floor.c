@@ -29,6 +29,7 @@
 
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "client_db_internal.h" /* cdb_create_sql: the client's own tables */
 #include "evolu/id.h"
 #include "evolu/timestamp.h"
@@ -71,18 +72,9 @@ typedef struct bench_db {
 } bench_db;
 
 static uint64_t g_rng = 0x9E3779B97F4A7C15ULL;
-static uint64_t rnd(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
-}
+static uint64_t rnd(void) { return bench_rnd(&g_rng); }
 
-static double clock_s(clockid_t id) {
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
+static double clock_s(clockid_t id) { return bench_clock_s(id); }
 
 static uint8_t g_owner[EVOLU_ID_BYTES];
 static char g_owner_s[EVOLU_ID_CHARS];
