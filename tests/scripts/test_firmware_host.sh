@@ -33,12 +33,21 @@ fw_host_tools
 fw_owner_keys
 N=6
 
+# run_fw SECONDS NAME STATE ARGS...: one run of the host firmware against the
+# running peer, to its end (bounded by timeout, then wait_pid's kill): its
+# output in $T/NAME.out, its exit status in RC.
+run_fw() {
+    fw_secs=$1 fw_name=$2 fw_state=$3
+    shift 3
+    timeout "$fw_secs" "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$fw_state" "$@" \
+        >"$T/$fw_name.out" 2>&1 &
+    FW_PID=$!
+    wait_pid "$FW_PID" $((fw_secs - 10)); FW_PID=
+}
+
 # 1. first boot: provision, write N readings, receive the peer's change
 start_peer boot1 "$T/store" --mnemonic "$M" --inject-after 3
-timeout 120 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw.state" \
-    "$K" ticks=$N period_ms=100 idle=3 >"$T/fw1.out" 2>"$T/fw1.err" &
-FW_PID=$!
-wait_pid "$FW_PID" 110; FW_PID=
+run_fw 120 fw1 "$T/fw.state" "$K" ticks=$N period_ms=100 idle=3
 check "firmware exit 0 (got $RC)" [ "$RC" = 0 ]
 stop_peer
 check "provisioned" grep -q '^evolu-fw: provisioned owner=' "$T/fw1.out"
@@ -51,10 +60,7 @@ check "relay holds N+1 messages" grep -q "^peer: relay messages=$((N + 1)) " "$T
 # 2. reboot: the trusted state and the host store bring everything back; a
 #    fresh relay gets everything from the device's sync
 start_peer boot2 "$T/store"
-timeout 120 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw.state" \
-    ticks=2 period_ms=100 idle=1 >"$T/fw2.out" 2>"$T/fw2.err" &
-FW_PID=$!
-wait_pid "$FW_PID" 110; FW_PID=
+run_fw 120 fw2 "$T/fw.state" ticks=2 period_ms=100 idle=1
 check "reboot exit 0 (got $RC)" [ "$RC" = 0 ]
 stop_peer
 check "no second provisioning" sh -c "! grep -q provisioned '$T/fw2.out'"
@@ -68,10 +74,7 @@ check "fresh relay got all N+3" grep -q "^peer: relay messages=$((N + 3)) " "$T/
 cp "$T/store/index" "$T/index.old"
 fw_boot() { # NAME TICKS
     start_peer "$1" "$T/store"
-    timeout 60 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw.state" \
-        ticks="$2" period_ms=50 >"$T/$1.out" 2>&1 &
-    FW_PID=$!
-    wait_pid "$FW_PID" 50; FW_PID=
+    run_fw 60 $1 "$T/fw.state" ticks="$2" period_ms=50
     stop_peer
 }
 fw_boot boot3 1
@@ -93,10 +96,7 @@ check "the real index is accepted again" grep -q "^evolu-fw: loaded entries=$((N
 #    not see is promoted) and merges the same reading again - nothing lost,
 #    nothing doubled
 start_peer boot7 "$T/store" --drop-at-commit 1
-timeout 90 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw.state" --reconnect \
-    ticks=2 period_ms=100 >"$T/boot7.out" 2>&1 &
-FW_PID=$!
-wait_pid "$FW_PID" 80; FW_PID=
+run_fw 90 boot7 "$T/fw.state" --reconnect ticks=2 period_ms=100
 stop_peer
 check "the peer dropped the device after a commit" grep -q '^peer: dropped the device' "$T/boot7.peer.out"
 check "the device retried the store write" grep -q '^evolu-fw: retry store' "$T/boot7.out"
@@ -112,10 +112,7 @@ check "the index holds exactly 2 more ($((N + 6)))" grep -q "^evolu-fw: loaded e
 #    after a reboot it is rebuilt the same and synced to a fresh relay
 LONG="a note of forty characters, not for a fw"
 start_peer long1 "$T/store2" --mnemonic "$M" --inject-after 2 --inject-note "$LONG"
-timeout 120 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw2.state" \
-    "$K" ticks=3 period_ms=100 idle=3 >"$T/long1.out" 2>&1 &
-FW_PID=$!
-wait_pid "$FW_PID" 110; FW_PID=
+run_fw 120 long1 "$T/fw2.state" "$K" ticks=3 period_ms=100 idle=3
 stop_peer
 check "long note: exit 0 (got $RC)" [ "$RC" = 0 ]
 check "long note: no error" sh -c "! grep -q '^evolu-fw: error' '$T/long1.out'"
@@ -124,10 +121,7 @@ check "long note: the row says its note is not held" \
 check "long note: the table counts it" grep -q '^evolu-fw: table rows=4 not_held=1$' "$T/long1.out"
 check "long note: converged after it" sh -c "sed -n '/notHeld/,\$p' '$T/long1.out' | grep -q '^evolu-fw: synced entries=4 rows=4'"
 start_peer long2 "$T/store2"
-timeout 60 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw2.state" \
-    ticks=0 period_ms=50 >"$T/long2.out" 2>&1 &
-FW_PID=$!
-wait_pid "$FW_PID" 50; FW_PID=
+run_fw 60 long2 "$T/fw2.state" ticks=0 period_ms=50
 stop_peer
 check "long note: rebuilt from the host store" grep -q '^evolu-fw: loaded entries=4 rows=4' "$T/long2.out"
 check "long note: still not held after the reboot" grep -q '"note":{"\$notHeld":40}' "$T/long2.out"
@@ -140,10 +134,7 @@ check "long note: a fresh relay gets it from the device" grep -q "^peer: relay m
 #    stopped every sync with EVOLU_E_LIMIT, for good)
 BIG=$(printf '%1000s' '' | tr ' ' '.')
 start_peer big1 "$T/store3" --mnemonic "$M" --inject-after 1 --inject-note "$BIG"
-timeout 120 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw3.state" \
-    "$K" ticks=2 period_ms=100 idle=3 >"$T/big1.out" 2>&1 &
-FW_PID=$!
-wait_pid "$FW_PID" 110; FW_PID=
+run_fw 120 big1 "$T/fw3.state" "$K" ticks=2 period_ms=100 idle=3
 stop_peer
 BIGLEN=$(sed -n 's/^peer: injected id=[^ ]* bytes=\([0-9]*\)$/\1/p' "$T/big1.peer.out")
 check "big change: injected, 1,100..1,152 bytes (got ${BIGLEN:-none})" \
@@ -151,10 +142,7 @@ check "big change: injected, 1,100..1,152 bytes (got ${BIGLEN:-none})" \
 check "big change: received with no error" sh -c "! grep -q '^evolu-fw: error' '$T/big1.out'"
 check "big change: its note not held" grep -q '"note":{"\$notHeld":1000}' "$T/big1.out"
 start_peer big2 "$T/store3"
-timeout 60 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw3.state" \
-    ticks=0 idle=1 period_ms=50 >"$T/big2.out" 2>&1 &
-FW_PID=$!
-wait_pid "$FW_PID" 50; FW_PID=
+run_fw 60 big2 "$T/fw3.state" ticks=0 idle=1 period_ms=50
 stop_peer
 check "big change: sent to a fresh relay with no error" sh -c "! grep -q '^evolu-fw: error' '$T/big2.out'"
 check "big change: the fresh relay holds all 3" grep -q "^peer: relay messages=3 " "$T/big2.peer.out"
@@ -171,10 +159,7 @@ check "big change: its bytes among them (${RELAYED:-?} >= $BIGLEN + 2 readings)"
 #    23rd tick was `error reading` and such a batch stopped sync for good)
 MANY=30
 start_peer full1 "$T/store4"
-timeout 120 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw4.state" \
-    "$K" ticks=$MANY period_ms=20 idle=1 >"$T/full1.out" 2>&1 &
-FW_PID=$!
-wait_pid "$FW_PID" 110; FW_PID=
+run_fw 120 full1 "$T/fw4.state" "$K" ticks=$MANY period_ms=20 idle=1
 stop_peer
 check "full: exit 0 (got $RC)" [ "$RC" = 0 ]
 check "full: no error" sh -c "! grep -q '^evolu-fw: error' '$T/full1.out'"
@@ -186,10 +171,7 @@ check "full: the table shows 22, counts 8 not held" \
 check "full: 22 rows listed" [ "$(last_table "$T/full1.out" | grep -c '"id"')" = 22 ]
 FIRST=$(sed -n 's/^evolu-fw: wrote reading id=\([^ ]*\) .*/\1/p' "$T/full1.out" | head -n 1)
 start_peer full2 "$T/store4" --mnemonic "$M" --inject-after 0 --inject-id "$FIRST" --inject-note "changed"
-timeout 60 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw4.state" \
-    ticks=0 idle=2 period_ms=50 >"$T/full2.out" 2>&1 &
-FW_PID=$!
-wait_pid "$FW_PID" 50; FW_PID=
+run_fw 60 full2 "$T/fw4.state" ticks=0 idle=2 period_ms=50
 stop_peer
 check "full: reboot exit 0 (got $RC)" [ "$RC" = 0 ]
 check "full: reboot, no error" sh -c "! grep -q '^evolu-fw: error' '$T/full2.out'"
@@ -199,10 +181,7 @@ check "full: the peer's change to a held row applied" \
     sh -c "grep -q '^evolu-fw: row {\"id\":\"$FIRST\",\"value\":999,\"note\":\"changed\"}$' '$T/full2.out'"
 check "full: a fresh relay gets all $((MANY + 1))" grep -q "^peer: relay messages=$((MANY + 1)) " "$T/full2.peer.out"
 start_peer full3 "$T/store4" --mnemonic "$M" --inject-after 0
-timeout 60 "$FW_HOST" --connect "127.0.0.1:$PEER_PORT" --state "$T/fw4.state" \
-    ticks=0 idle=2 period_ms=50 >"$T/full3.out" 2>&1 &
-FW_PID=$!
-wait_pid "$FW_PID" 50; FW_PID=
+run_fw 60 full3 "$T/fw4.state" ticks=0 idle=2 period_ms=50
 stop_peer
 check "full: a new row received when full, no error" sh -c "! grep -q '^evolu-fw: error' '$T/full3.out'"
 check "full: it is stored and synced" grep -q "^evolu-fw: synced entries=$((MANY + 2)) rows=22$" "$T/full3.out"
