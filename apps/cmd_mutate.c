@@ -91,43 +91,24 @@ static int rows_read_stdin(rows *r, const char *cmd, bool many) {
     size_t cap = 0, no = 0;
     ssize_t len;
     int rc = 0;
-    if (!many) {
-        /* the whole input, however many lines it spans */
-        size_t used = 0, size = 0;
-        char *all = NULL;
-        while ((len = getline(&line, &cap, stdin)) > 0) {
-            if (used + (size_t)len + 1 > size) {
-                size = (used + (size_t)len + 1) * 2;
-                char *p = realloc(all, size);
-                if (!p) {
-                    rc = 1;
-                    break;
-                }
-                all = p;
-            }
-            memcpy(all + used, line, (size_t)len);
-            used += (size_t)len;
-            all[used] = 0;
-        }
-        if (!rc) rc = rows_add(r, cmd, all ? all : "", 0);
-        free(all);
-        free(line);
-        return rc;
-    }
-    while (!rc && (len = getline(&line, &cap, stdin)) > 0) {
+    /* many: one object per line; else the whole input (up to a NUL) is one */
+    while (!rc && (len = getdelim(&line, &cap, many ? '\n' : '\0', stdin)) > 0) {
         no++;
         size_t n = (size_t)len;
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
-        if (strspn(line, " \t") == n) continue; /* an empty line */
-        if (strlen(line) != n) {
+        if (!many && line[n - 1] == '\0') n--; /* stopped at a NUL: refused below */
+        while (many && n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        if (many && strspn(line, " \t") == n) continue; /* an empty line */
+        if (strlen(line) != n || (!many && !feof(stdin))) {
             fprintf(stderr, "evolu %s: line %zu: a NUL byte in the input\n", cmd, no);
             rc = 2;
             break;
         }
-        rc = rows_add(r, cmd, line, no);
+        rc = rows_add(r, cmd, line, many ? no : 0);
     }
     free(line);
-    if (!rc && ferror(stdin)) {
+    /* getdelim returns -1 at the end and on errors alike (a read error, no
+     * memory for a long line): only the end may pass, never a cut input */
+    if (!rc && !feof(stdin)) {
         fprintf(stderr, "evolu %s: cannot read standard input\n", cmd);
         rc = 1;
     }
